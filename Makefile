@@ -1,0 +1,49 @@
+# Every target bootstraps .venv from requirements.txt when it is missing or stale.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell md5sum requirements.txt | cut -c1-12)
+export PYTHONPATH := $(CURDIR)/plugins
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv demo stop status clean test test-unit lint bench lock land
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	@echo "bootstrapping $(VENV) from requirements.txt ..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
+	@$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.txt
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+venv: $(STAMP) ## create or update .venv from the lock file
+
+demo: $(STAMP) ## start Airflow (:8080) + MLflow (:5000), land 14 days of flights, run the pipeline
+	@$(PY) -m mlcycle.demo
+
+stop: $(STAMP) ## stop Airflow and MLflow
+	@$(PY) -m mlcycle.runtime stop
+
+status: $(STAMP) ## are Airflow and MLflow up?
+	@$(PY) -m mlcycle.runtime status
+
+clean: stop ## stop everything and delete all state (.state/)
+	rm -rf .state
+
+test: $(STAMP) lint ## lint, then unit, DAG, integration and end-to-end tests
+	@$(PY) -m pytest
+
+test-unit: $(STAMP) ## only the fast tests (no scheduler)
+	@$(PY) -m pytest tests/unit tests/dags
+
+lint: $(STAMP) ## ruff, including Airflow's AIR rules
+	@$(VENV)/bin/ruff check .
+
+bench: $(STAMP) ## benchmark figures (parse time, ingest+validate vs plain script)
+	@$(PY) -m bench
+
+lock: $(STAMP) ## re-compile requirements.txt from requirements.in
+	@$(VENV)/bin/uv pip compile -q requirements.in --python-version 3.11 -o requirements.txt

@@ -1,0 +1,150 @@
+"""Pipeline config schema: one YAML file per pipeline under ``include/pipelines/``.
+
+Validated with pydantic so a typo or a bad value fails at load time, with the file, the field and
+what was expected in the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlcycle import settings
+from mlcycle.errors import DataError
+
+ColumnType = Literal["int", "float", "string", "bool", "date", "datetime"]
+NAME_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+
+
+class ConfigError(DataError):
+    """A pipeline config that cannot be used; the message names file, field and fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LandingConfig(_Strict):
+    """Where the daily file arrives, relative to the landing root."""
+
+    pattern: str = Field(description="Relative path of the daily file; must contain '{ds}'.")
+    timeout_minutes: int = Field(60, ge=1, description="How long the sensor waits for the file.")
+    poke_seconds: int = Field(30, ge=1, description="How often the sensor looks.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _inside_landing_root(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if "{ds}" not in value:
+            raise ValueError("must contain '{ds}' so each day has its own file")
+        if path.is_absolute() or "://" in value or ".." in path.parts:
+            raise ValueError(
+                "must be a relative path inside the landing root (no leading '/', no '..', no scheme)"
+            )
+        return value
+
+
+class ScheduleConfig(_Strict):
+    """When the ingest DAG runs. ``end_date`` bounds a historical replay."""
+
+    cron: str = "@daily"
+    start_date: dt.date
+    end_date: dt.date | None = None
+    catchup: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScheduleConfig:
+        if self.end_date and self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class ValidationConfig(_Strict):
+    """Great Expectations suite and the row-quarantine limit."""
+
+    suite: str | None = Field(None, description="Suite name; defaults to the pipeline name.")
+    max_quarantine_share: float = Field(0.05, ge=0, le=1)
+
+
+class PipelineConfig(_Strict):
+    """One model pipeline: its data contract and the settings of every stage."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str
+    owner: str = "ml-platform"
+    tags: list[str] = []
+    retries: int = Field(2, ge=1)
+    columns: dict[str, ColumnType] = Field(min_length=1)
+    date_column: str
+    label: str
+    key: list[str] = []
+    landing: LandingConfig
+    schedule: ScheduleConfig
+    validation: ValidationConfig = ValidationConfig()
+
+    @model_validator(mode="after")
+    def _columns_declared(self) -> PipelineConfig:
+        for field in ("date_column", "label"):
+            if getattr(self, field) not in self.columns:
+                raise ValueError(f"{field} '{getattr(self, field)}' is not listed under columns")
+        missing = [c for c in self.key if c not in self.columns]
+        if missing:
+            raise ValueError(f"key columns {missing} are not listed under columns")
+        if self.columns[self.date_column] != "date":
+            raise ValueError(f"date_column '{self.date_column}' must have type 'date'")
+        return self
+
+    @property
+    def suite_name(self) -> str:
+        return self.validation.suite or self.name
+
+    def landing_path(self, ds: str) -> str:
+        """Path of the day's landing file, relative to the landing root."""
+        return self.landing.pattern.format(ds=ds, pipeline=self.name)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"field '{where}': {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_config(path: Path) -> PipelineConfig:
+    """Load and validate one pipeline file; the file name must match its ``name``."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
+    try:
+        config = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from exc
+    if path.stem != config.name:
+        raise ConfigError(f"{path}: field 'name' is '{config.name}' but the file is '{path.name}'; "
+                          f"rename the file to {config.name}.yaml")
+    return config
+
+
+def load_pipelines(folder: Path | None = None) -> list[PipelineConfig]:
+    """Every pipeline config in ``folder`` (default ``include/pipelines``), sorted by name."""
+    folder = folder or settings.pipelines_dir()
+    return [load_config(p) for p in sorted(folder.glob("*.yaml"))]
+
+
+def load_pipeline(name: str, folder: Path | None = None) -> PipelineConfig:
+    """The config of one pipeline by name."""
+    if not re.match(NAME_PATTERN, name):
+        raise ConfigError(f"'{name}' is not a valid pipeline name (expected {NAME_PATTERN})")
+    path = (folder or settings.pipelines_dir()) / f"{name}.yaml"
+    if not path.exists():
+        raise ConfigError(f"no pipeline config at {path}")
+    return load_config(path)

@@ -1,0 +1,7 @@
+"""Thin operators: ``__init__`` only assigns, ``execute`` delegates to the domain modules."""
+
+from mlcycle.operators.ingest import IngestOperator
+from mlcycle.operators.landing import LandingFileSensor
+from mlcycle.operators.validate import ResolvePartitionsOperator, ValidateOperator
+
+__all__ = ["IngestOperator", "LandingFileSensor", "ResolvePartitionsOperator", "ValidateOperator"]

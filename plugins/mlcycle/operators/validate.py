@@ -1,0 +1,69 @@
+"""Validate ``raw`` partitions with Great Expectations and publish the passing rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+
+from mlcycle.assets import zone_asset
+from mlcycle.operators._failfast import fail_fast_on_data_errors
+
+
+class ResolvePartitionsOperator(BaseOperator):
+    """List the dates a run must validate: the ``ds`` Param if set, else the dates of the triggering
+    Asset events plus any raw partition not yet validated (events can be coalesced or missed).
+
+    Returns a list for dynamic task mapping; an empty list skips the mapped task.
+    """
+
+    template_fields: Sequence[str] = ("ds",)
+
+    def __init__(self, *, pipeline: str, ds: str | None = "{{ params.ds or '' }}", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.ds = ds
+
+    def execute(self, context: Context) -> list[str]:
+        from mlcycle import steps
+        from mlcycle.config import load_pipeline
+
+        if self.ds:
+            return [self.ds]
+        dates = {event.extra["ds"] for events in context["triggering_asset_events"].values()
+                 for event in events if "ds" in (event.extra or {})}
+        pending = set(steps.pending_validation(load_pipeline(self.pipeline)))
+        self.log.info("dates from Asset events: %s; raw partitions not yet validated: %s",
+                      sorted(dates), sorted(pending - dates))
+        if not dates | pending:
+            self.log.info("nothing to validate: trigger with a date, e.g. {\"ds\": \"2013-01-01\"}")
+        return sorted(dates | pending)
+
+
+class ValidateOperator(BaseOperator):
+    """Run the pipeline's GX suite on ``raw/<pipeline>/ds=<ds>``.
+
+    Failing rows go to quarantine with the expectations they failed; the batch fails (nothing
+    published) on a table-level failure or when too many rows fail. Passing rows are written to
+    ``validated/<pipeline>/ds=<ds>`` and the ``validated.<pipeline>`` Asset is emitted.
+    """
+
+    template_fields: Sequence[str] = ("ds",)
+    ui_color = "#fff4d6"
+
+    def __init__(self, *, pipeline: str, ds: str, **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [zone_asset("validated", pipeline)])
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.ds = ds
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from mlcycle import steps
+        from mlcycle.config import load_pipeline
+
+        run_name = f"{self.pipeline}-{self.ds}-{context['run_id']}"
+        with fail_fast_on_data_errors():
+            result = steps.validate_day(load_pipeline(self.pipeline), self.ds, run_name)
+        context["outlet_events"][zone_asset("validated", self.pipeline)].extra = result
+        return result

@@ -1,0 +1,53 @@
+"""Where things live. Every location comes from the environment, with embedded-mode defaults.
+
+Embedded mode keeps all state under one git-ignored folder, ``$MLCYCLE_HOME`` (default
+``<repo>/.state``); compose and cloud modes point the same variables at S3 and servers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INCLUDE_DIR = REPO_ROOT / "include"
+
+
+def state_dir() -> Path:
+    """Root of all embedded-mode state (databases, lake, DVC, reports)."""
+    return Path(os.environ.get("MLCYCLE_HOME", REPO_ROOT / ".state")).resolve()
+
+
+def lake_uri() -> str:
+    """Root URI of the lake: ``file://...`` here, ``s3://bucket/prefix`` in production."""
+    return os.environ.get("MLCYCLE_LAKE_URI", f"file://{state_dir() / 'lake'}").rstrip("/")
+
+
+def landing_uri() -> str:
+    """Root URI of the landing zone where upstream systems drop daily files."""
+    return os.environ.get("MLCYCLE_LANDING_URI", f"file://{state_dir() / 'landing'}").rstrip("/")
+
+
+def dvc_repo_dir() -> Path:
+    """Local DVC workspace that versions every lake partition."""
+    return Path(os.environ.get("MLCYCLE_DVC_REPO", state_dir() / "dvc"))
+
+
+def dvc_remote_uri() -> str:
+    """DVC remote: a local folder here, an S3 prefix in production."""
+    return os.environ.get("MLCYCLE_DVC_REMOTE", str(state_dir() / "dvc-remote"))
+
+
+def pipelines_dir() -> Path:
+    """Folder of pipeline configs, one YAML file per pipeline."""
+    return Path(os.environ.get("MLCYCLE_PIPELINES_DIR", INCLUDE_DIR / "pipelines"))
+
+
+def gx_project_dir() -> Path:
+    """Versioned Great Expectations project: config template and expectation suites."""
+    return Path(os.environ.get("MLCYCLE_GX_DIR", INCLUDE_DIR / "gx"))
+
+
+def gx_runtime_dir() -> Path:
+    """Runtime root of the GX file context: validation results and Data Docs."""
+    return state_dir() / "gx"

@@ -1,0 +1,69 @@
+"""Data versioning with DVC: every lake partition is added to a DVC repo and pushed to its remote.
+
+The DVC workspace mirrors the lake layout (``<zone>/<pipeline>/ds=<date>/data.parquet``). Its
+``.dvc`` pointer holds the md5 that lineage records carry; the remote holds the content, so any
+version can be pulled back by md5. Parallel tasks share the repo, so every operation holds a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from mlcycle import settings, storage
+from mlcycle.locks import file_lock
+
+log = logging.getLogger(__name__)
+REMOTE_NAME = "lake"
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """What lineage needs to find a dataset again: content md5, pointer file and its text."""
+
+    md5: str
+    path: str
+    pointer: str
+    pointer_text: str
+    remote: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _repo(root: Path, remote: str):
+    from dvc.repo import Repo
+
+    if not (root / ".dvc").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        Repo.init(str(root), no_scm=True)
+        log.info("initialised DVC repo at %s", root)
+    repo = Repo(str(root))
+    with repo.config.edit() as conf:
+        conf["core"]["analytics"] = False
+        conf["core"]["remote"] = REMOTE_NAME
+        conf["remote"][REMOTE_NAME] = {"url": remote}
+    return repo
+
+
+def version_file(source_uri: str, relative_path: str, root: Path | None = None,
+                 remote: str | None = None) -> DataVersion:
+    """Copy ``source_uri`` into the DVC workspace at ``relative_path``, add it and push it."""
+    root = root or settings.dvc_repo_dir()
+    remote = remote or settings.dvc_remote_uri()
+    target = root / relative_path
+    with file_lock(root.parent / f".{root.name}.lock"):
+        repo = _repo(root, remote)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(storage.read_bytes(source_uri))
+        repo.add(str(target))
+        repo.push(targets=[str(target)])
+        pointer = target.with_name(target.name + ".dvc")
+        text = pointer.read_text()
+    md5 = yaml.safe_load(text)["outs"][0]["md5"]
+    log.info("versioned %s with DVC: md5 %s, pushed to %s", relative_path, md5, remote)
+    return DataVersion(md5=md5, path=relative_path, pointer=str(pointer), pointer_text=text, remote=remote)
+
