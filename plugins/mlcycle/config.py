@@ -46,6 +46,10 @@ class LandingConfig(_Strict):
             raise ValueError(
                 "must be a relative path inside the landing root (no leading '/', no '..', no scheme)"
             )
+        try:
+            value.format(ds="2000-01-01", pipeline="p")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only the placeholders {{ds}} and {{pipeline}} are allowed, found {exc}") from exc
         return value
 
 

@@ -56,8 +56,9 @@ def _cast(values: pd.Series, kind: str) -> pd.Series:
     import pandas as pd
 
     if kind == "int":
-        numbers = pd.to_numeric(values, errors="coerce")
-        return numbers.mask(numbers % 1 != 0).astype("Int64")  # 1.5 is no int: it fails to parse
+        numbers = pd.to_numeric(values, errors="coerce", dtype_backend="numpy_nullable")
+        fits = (numbers % 1 == 0) & (numbers.abs() < 2**63)  # 1.5 or 1e20 is no int64: it fails to parse
+        return numbers.where(fits.fillna(False)).astype("Int64")
     if kind == "float":
         return pd.to_numeric(values, errors="coerce").astype("float64")
     if kind == "bool":
@@ -65,7 +66,7 @@ def _cast(values: pd.Series, kind: str) -> pd.Series:
     if kind == "date":
         return pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
     if kind == "datetime":
-        return pd.to_datetime(values, utc=True, errors="coerce")
+        return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
     return values.astype("string")
 
 

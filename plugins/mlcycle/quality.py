@@ -1,8 +1,9 @@
 """Data quality with Great Expectations 1.x: validate a batch, split failing rows, build Data Docs.
 
 The GX project (``include/gx``) is versioned: ``great_expectations.yml`` and one suite per pipeline
-under ``expectations/``. Runs use a file context rooted in the state folder, created from that
-config, so validating never rewrites versioned files; results and Data Docs land there too.
+under ``expectations/``. Runs use a file context rooted in the state folder, made from a copy of
+that config and those suites, so validating never rewrites versioned files; results and Data Docs
+land there too.
 
 Expectations that judge single rows (column map expectations) send the failing rows to quarantine.
 Any other failing expectation (schema, row count, ...) fails the whole batch.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,12 +61,12 @@ def _context():
 
     runtime = settings.gx_runtime_dir()
     runtime.mkdir(parents=True, exist_ok=True)
-    template = (settings.gx_project_dir() / "great_expectations.yml").read_text()
-    (runtime / "great_expectations.yml").write_text(template)
-    suites = str(settings.gx_project_dir() / "expectations")
+    project = settings.gx_project_dir()
+    shutil.copy(project / "great_expectations.yml", runtime / "great_expectations.yml")
+    # GX re-saves a suite whenever a definition using it is saved: give it a copy, never the versioned file.
+    shutil.copytree(project / "expectations", runtime / "expectations", dirs_exist_ok=True)
     return gx.get_context(mode="file", context_root_dir=str(runtime),
-                          runtime_environment={"MLCYCLE_GX_SUITES": suites,
-                                               "MLCYCLE_GX_RUNTIME": str(runtime)})
+                          runtime_environment={"MLCYCLE_GX_RUNTIME": str(runtime)})
 
 
 def _describe(result) -> str:

@@ -71,6 +71,7 @@ class Runtime:
         return {
             "MLCYCLE_HOME": str(self.home),
             "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_FOLDER": str(repo / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(repo / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

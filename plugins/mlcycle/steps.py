@@ -82,19 +82,21 @@ def validate_day(config: PipelineConfig, ds: str, run_name: str | None = None) -
                                 {"stage": "validate", "ds": ds, "raw_md5": raw_md5, "batch_rejected": True})
         raise
     passing, failing = quality.split_failing_rows(frame, report)
-    quarantined = _replace_quarantine(failing, config, ds, "validate", raw_md5=raw_md5)
     manifest = storage.write_partition(passing, validated_uri,
                                        {"ds": ds, "raw_md5": raw_md5, "gx": report.summary()})
+    quarantined = _replace_quarantine(failing, config, ds, "validate", raw_md5=raw_md5)
     return {"ds": ds, "uri": validated_uri, "rows": len(passing), "md5": manifest["md5"], "raw_md5": raw_md5,
             "quarantined_rows": len(failing), "quarantine_uri": quarantined, "docs_url": report.docs_url,
             "failed_expectations": report.failed_expectations}
 
 
-def _outcome_md5(uri: str) -> str | None:
+def _outcome_md5(uri: str, batch_rejected: bool = False) -> str | None:
+    """The raw md5 an outcome (validated partition, or rejected batch) was made from."""
     try:
-        return storage.read_manifest(uri).get("raw_md5")
+        manifest = storage.read_manifest(uri)
     except storage.PartitionNotFound:
         return None
+    return manifest.get("raw_md5") if manifest.get("batch_rejected", False) == batch_rejected else None
 
 
 def pending_validation(config: PipelineConfig) -> list[str]:
@@ -107,7 +109,7 @@ def pending_validation(config: PipelineConfig) -> list[str]:
     for ds in storage.list_partitions("raw", config.name):
         raw_md5 = storage.read_manifest(storage.partition_uri("raw", config.name, ds))["md5"]
         validated = _outcome_md5(storage.partition_uri("validated", config.name, ds))
-        rejected = _outcome_md5(_quarantine_uri(config, ds, "validate"))
+        rejected = _outcome_md5(_quarantine_uri(config, ds, "validate"), batch_rejected=True)
         if raw_md5 not in (validated, rejected):
             pending.append(ds)
     return pending

@@ -1,0 +1,95 @@
+"""The isolated environment every benchmark runs in: a temporary state folder, never the demo's.
+
+Like ``tests/conftest.py``: MLCYCLE_HOME, AIRFLOW_HOME and a SQLite metadata DB under one
+``tempfile.mkdtemp()`` folder, plus DVC's site cache and config dirs and a copy of the GX project.
+Inherited ``AIRFLOW__*``, ``MLCYCLE_*``, ``DVC_*`` and ``GX_*`` variables are dropped first, so a
+shell set up for the demo cannot point a benchmark at the demo's state or servers.
+
+``isolate()`` must run before anything imports Airflow. The benchmark process itself never imports
+Airflow, pandas, GX or DVC: worker subprocesses do, and they inherit this environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER_MARK = "MLCYCLE_BENCH_HOME"  # set for workers; they refuse to run without it
+
+# Inherited settings that could point a benchmark at the demo's state or servers.
+_DROP_PREFIXES = ("AIRFLOW__", "MLCYCLE_", "DVC_", "GX_")
+_DROP_NAMES = ("AIRFLOW_HOME", "AIRFLOW_CONFIG")
+
+
+@dataclass
+class Context:
+    """What a benchmark's ``run`` gets: the temporary home, the parsed options, helpers' settings."""
+
+    home: Path
+    args: argparse.Namespace
+    repeat: int
+    python: str = sys.executable
+
+    @property
+    def logs(self) -> Path:
+        path = self.home / "logs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def airflow_db(self) -> Path:
+        return self.airflow_home / "airflow.db"
+
+
+def isolate(home: Path | None = None) -> Path:
+    """Point MLCYCLE_HOME, AIRFLOW_HOME, the Airflow DB, DVC and GX at a fresh temporary folder."""
+    home = home or Path(tempfile.mkdtemp(prefix="mlcycle-bench-"))
+    for name in list(os.environ):
+        if name.startswith(_DROP_PREFIXES) or name in _DROP_NAMES:
+            del os.environ[name]
+    (home / "airflow").mkdir(parents=True, exist_ok=True)
+    # GX may re-save suites into its project folder: give it a copy, so no versioned file is ever written.
+    shutil.copytree(REPO / "include" / "gx", home / "gx-project", ignore=shutil.ignore_patterns(".ge_store_backend_id"))
+    python_path = [str(REPO / "plugins"), str(REPO)]
+    os.environ.update({
+        WORKER_MARK: str(home),
+        "MLCYCLE_HOME": str(home / "state"),
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow' / 'airflow.db'}",
+        "MLCYCLE_GX_DIR": str(home / "gx-project"),
+        "GX_ANALYTICS_ENABLED": "false",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(home / "dvc-site-cache"),
+        "DVC_GLOBAL_CONFIG_DIR": str(home / "dvc-global-config"),
+        "DVC_SYSTEM_CONFIG_DIR": str(home / "dvc-system-config"),
+        "PYTHONPATH": os.pathsep.join([*python_path, *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return home
+
+
+def cleanup(home: Path) -> None:
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def require_isolated() -> Path:
+    """For worker entry points: refuse to run outside an environment made by ``isolate()``."""
+    home = os.environ.get(WORKER_MARK)
+    if not home:
+        sys.exit("this is an internal benchmark worker; run `python -m bench` instead")
+    return Path(home)

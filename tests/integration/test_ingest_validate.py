@@ -1,0 +1,110 @@
+"""ingest_flights and validate_flights with ``dag.test()`` on real 2013 days: real DVC, real GX."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+DAYS = ["2013-01-02", "2013-01-03"]
+
+
+def _logical(ds: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def dags(state, flights_config, airflow_db):
+    from mlcycle.dag_factory import ingest_dag, validate_dag
+
+    return ingest_dag(flights_config), validate_dag(flights_config)
+
+
+def _land(config, ds: str) -> str:
+    from mlcycle import settings
+    from mlcycle.sources import nycflights
+
+    return nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+
+
+def _task_states(run) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def test_days_flow_from_landing_to_validated(dags, flights_config, state):
+    from mlcycle import quality, storage
+
+    ingest, validate = dags
+    for ds in DAYS:
+        _land(flights_config, ds)
+        run = ingest.test(logical_date=_logical(ds))
+        assert run.state == "success", _task_states(run)
+        run = validate.test(run_conf={"ds": ds})
+        assert run.state == "success", _task_states(run)
+
+    for ds in DAYS:
+        raw = storage.read_manifest(storage.partition_uri("raw", "flights", ds))
+        validated = storage.read_manifest(storage.partition_uri("validated", "flights", ds))
+        quarantined = storage.read_partition(f"{storage.partition_uri('quarantine', 'flights', ds)}/validate")
+        assert raw["rows"] == validated["rows"] + len(quarantined)
+        assert validated["raw_md5"] == raw["md5"]
+        # cancelled flights have no label: they are quarantined, with the expectation they failed
+        assert quarantined["is_late"].isna().all()
+        assert (quarantined["_quarantine_reason"] == "expect_column_values_to_not_be_null(is_late)").all()
+        pointer = yaml.safe_load((state / "dvc" / "raw" / "flights" / f"ds={ds}" / "data.parquet.dvc").read_text())
+        assert pointer["outs"][0]["md5"] == raw["md5"]
+    assert quality.data_docs_index().exists()
+    assert list((state / "dvc-remote" / "files" / "md5").rglob("*")), "DVC pushed nothing to its remote"
+
+
+def test_rerunning_a_day_replaces_its_partition(dags, flights_config, state):
+    from mlcycle import storage
+
+    ingest, validate = dags
+    ds = DAYS[0]
+    _land(flights_config, ds)
+    md5s = []
+    for _ in range(2):
+        assert ingest.test(logical_date=_logical(ds)).state == "success"
+        assert validate.test(run_conf={"ds": ds}).state == "success"
+        md5s.append(storage.read_manifest(storage.partition_uri("raw", "flights", ds))["md5"])
+    assert md5s[0] == md5s[1], "identical input must give the identical DVC md5"
+    partition = Path(storage.local_path(storage.partition_uri("raw", "flights", ds)))
+    assert sorted(p.name for p in partition.iterdir()) == ["_manifest.json", "data.parquet"]
+    assert storage.list_partitions("validated", "flights") == [ds]
+
+
+def test_a_bad_file_fails_at_once_and_is_kept(dags, flights_config, state):
+    from mlcycle import settings, storage
+
+    ingest, _ = dags
+    ds = DAYS[0]
+    landed = Path(storage.local_path(f"{settings.landing_uri()}/{flights_config.landing_path(ds)}"))
+    landed.parent.mkdir(parents=True)
+    landed.write_bytes(b"")
+    run = ingest.test(logical_date=_logical(ds))
+    assert run.state == "failed"
+    ti = next(ti for ti in run.get_task_instances() if ti.task_id == "ingest")
+    assert ti.state == "failed"
+    assert ti.try_number == 1, "bad data must not be retried"
+    assert landed.exists()
+    kept = Path(storage.local_path(storage.partition_uri("quarantine", "flights", ds))) / "file"
+    assert "is empty" in (kept / "reason.json").read_text()
+    assert not storage.list_partitions("raw", "flights")
+
+
+def test_validate_picks_up_partitions_whose_events_were_missed(dags, flights_config, state):
+    """With no Param and no triggering event, validate reconciles against the lake."""
+    from mlcycle import steps, storage
+
+    _, validate = dags
+    for ds in DAYS:
+        _land(flights_config, ds)
+        steps.ingest_day(flights_config, ds)
+    assert steps.pending_validation(flights_config) == DAYS
+    assert validate.test().state == "success"
+    assert storage.list_partitions("validated", "flights") == DAYS
+    assert steps.pending_validation(flights_config) == []
