@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import free_port
 
 pytestmark = pytest.mark.e2e
