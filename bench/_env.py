@@ -2,8 +2,9 @@
 
 Like ``tests/conftest.py``: MLCYCLE_HOME, AIRFLOW_HOME and a SQLite metadata DB under one
 ``tempfile.mkdtemp()`` folder, plus DVC's site cache and config dirs and a copy of the GX project.
-Inherited ``AIRFLOW__*``, ``MLCYCLE_*``, ``DVC_*`` and ``GX_*`` variables are dropped first, so a
-shell set up for the demo cannot point a benchmark at the demo's state or servers.
+Inherited ``AIRFLOW__*``, ``MLCYCLE_*``, ``DVC_*`` and ``GX_*`` variables are dropped first (except
+the inputs ``MLCYCLE_PIPELINES_DIR`` and ``MLCYCLE_GX_DIR``), so a shell or ``.env`` set up for the
+demo cannot point a benchmark at the demo's state or servers.
 
 ``isolate()`` must run before anything imports Airflow. The benchmark process itself never imports
 Airflow, pandas, GX or DVC: worker subprocesses do, and they inherit this environment.
@@ -22,9 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORKER_MARK = "MLCYCLE_BENCH_HOME"  # set for workers; they refuse to run without it
 
-# Inherited settings that could point a benchmark at the demo's state or servers.
+# Inherited settings that could point a benchmark at the demo's state or servers. The two inputs a
+# .env may relocate (pipeline configs, GX project) are honoured; the GX project is used as a copy.
 _DROP_PREFIXES = ("AIRFLOW__", "MLCYCLE_", "DVC_", "GX_")
 _DROP_NAMES = ("AIRFLOW_HOME", "AIRFLOW_CONFIG")
+_KEEP_NAMES = ("MLCYCLE_PIPELINES_DIR",)
 
 
 @dataclass
@@ -54,12 +57,13 @@ class Context:
 def isolate(home: Path | None = None) -> Path:
     """Point MLCYCLE_HOME, AIRFLOW_HOME, the Airflow DB, DVC and GX at a fresh temporary folder."""
     home = home or Path(tempfile.mkdtemp(prefix="mlcycle-bench-"))
+    gx_project = Path(os.environ.get("MLCYCLE_GX_DIR", REPO / "include" / "gx"))
     for name in list(os.environ):
-        if name.startswith(_DROP_PREFIXES) or name in _DROP_NAMES:
+        if (name.startswith(_DROP_PREFIXES) or name in _DROP_NAMES) and name not in _KEEP_NAMES:
             del os.environ[name]
     (home / "airflow").mkdir(parents=True, exist_ok=True)
     # GX may re-save suites into its project folder: give it a copy, so no versioned file is ever written.
-    shutil.copytree(REPO / "include" / "gx", home / "gx-project", ignore=shutil.ignore_patterns(".ge_store_backend_id"))
+    shutil.copytree(gx_project, home / "gx-project", ignore=shutil.ignore_patterns(".ge_store_backend_id"))
     python_path = [str(REPO / "plugins"), str(REPO)]
     os.environ.update({
         WORKER_MARK: str(home),

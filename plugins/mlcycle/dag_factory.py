@@ -36,8 +36,8 @@ def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
 def ingest_dag(config: PipelineConfig) -> DAG:
     """``ingest_<p>``: wait for the day's file, type it, write ``raw/<p>/ds=<ds>``, version it with DVC."""
     landing = f"{settings.landing_uri()}/{config.landing.pattern.replace('{ds}', '{{ ds }}')}"
-    kwargs = _common(config, "ingest", ingest_dag.__doc__.split(": ", 1)[1] +
-                     f"\n\nWaits for `{landing}`. Backfill a range with "
+    kwargs = _common(config, "ingest", "Wait for the day's file, type it, write `raw/<p>/ds=<ds>`, version it "
+                     f"with DVC.\n\nWaits for `{landing}`. Backfill a range with "
                      f"`airflow backfill create --dag-id ingest_{config.name} --from-date ... --to-date ...`.")
     kwargs.update(catchup=config.schedule.catchup, end_date=_utc(config.schedule.end_date), max_active_runs=4)
     with DAG(schedule=config.schedule.cron, **kwargs) as dag:
@@ -49,8 +49,8 @@ def ingest_dag(config: PipelineConfig) -> DAG:
 
 def validate_dag(config: PipelineConfig) -> DAG:
     """``validate_<p>``: GX suite on each new raw partition; failing rows to quarantine, the rest published."""
-    kwargs = _common(config, "validate", validate_dag.__doc__.split(": ", 1)[1] +
-                     "\n\nRuns when `raw." + config.name + "` gets new partitions, or by hand for one date.")
+    kwargs = _common(config, "validate", "GX suite on each new raw partition; failing rows to quarantine, the rest "
+                     "published.\n\nRuns when `raw." + config.name + "` gets new partitions, or by hand for one date.")
     params = {"ds": Param(None, type=["null", "string"], format="date", title="Partition date",
                           description="Validate this date by hand (YYYY-MM-DD). Empty: the dates of the "
                                       "triggering raw Asset events.")}

@@ -57,6 +57,8 @@ class QualityReport:
 
 
 def _context():
+    # GX logs ~200 INFO lines about its own decorators on import: keep task logs readable.
+    logging.getLogger("great_expectations._docs_decorators").setLevel(logging.WARNING)
     import great_expectations as gx
 
     runtime = settings.gx_runtime_dir()
