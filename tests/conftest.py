@@ -56,6 +56,10 @@ def flights_config():
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """An initialised Airflow metadata DB (SQLite) for ``dag.test()``."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
-                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    from mlcycle.settings import PROMOTION_POOL
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=env)
+    subprocess.run([sys.executable, "-m", "airflow", "pools", "set", PROMOTION_POOL, "1", "promotions"],
+                   check=True, capture_output=True, env=env)
     return SESSION_HOME / "airflow" / "airflow.db"

@@ -1,4 +1,7 @@
-"""The Assets that chain the stages of every pipeline: raw.<p> -> validated.<p>."""
+"""The Assets that chain the stages of every pipeline.
+
+raw.<p> -> validated.<p> (lake zones) and candidate.<p> -> evaluated.<p> (model versions).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,11 @@ from airflow.sdk import Asset
 
 from mlcycle import settings
 
-ZONES = ("raw", "validated")
+KINDS = {"raw": "raw", "validated": "validated", "candidate": "models/candidates", "evaluated": "models/evaluated"}
 
 
-def zone_asset(zone: str, pipeline: str) -> Asset:
-    """Asset for one lake zone of one pipeline; its URI is the zone's folder in the lake."""
-    if zone not in ZONES:
-        raise ValueError(f"unknown zone '{zone}', expected one of {ZONES}")
-    return Asset(name=f"{zone}.{pipeline}", uri=f"{settings.lake_uri()}/{zone}/{pipeline}", group="mlcycle")
+def pipeline_asset(kind: str, pipeline: str) -> Asset:
+    """Asset ``<kind>.<pipeline>``; its URI is the matching folder under the lake root."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown asset kind '{kind}', expected one of {sorted(KINDS)}")
+    return Asset(name=f"{kind}.{pipeline}", uri=f"{settings.lake_uri()}/{KINDS[kind]}/{pipeline}", group="mlcycle")

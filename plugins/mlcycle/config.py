@@ -75,6 +75,63 @@ class ValidationConfig(_Strict):
     max_quarantine_share: float = Field(0.05, ge=0, le=1)
 
 
+TaskType = Literal["classification", "regression"]
+ESTIMATORS: dict[str, TaskType] = {
+    "logistic_regression": "classification",
+    "random_forest_classifier": "classification",
+    "hist_gradient_boosting_classifier": "classification",
+    "ridge": "regression",
+    "random_forest_regressor": "regression",
+    "hist_gradient_boosting_regressor": "regression",
+}
+# Metrics the gate can test; True where higher is better.
+METRICS: dict[TaskType, dict[str, bool]] = {
+    "classification": {"roc_auc": True, "accuracy": True, "f1": True, "precision": True, "recall": True,
+                       "log_loss": False},
+    "regression": {"mae": False, "rmse": False, "r2": True, "mape": False},
+}
+
+
+class TrainingConfig(_Strict):
+    """What to train on and how: features, window, chronological holdout, estimator and search."""
+
+    numeric_features: list[str] = []
+    categorical_features: list[str] = []
+    window_days: int = Field(14, ge=2, description="Validated days up to the end date used for training.")
+    holdout_days: int = Field(3, ge=1, description="Most recent days of the window held out for evaluation.")
+    estimator: str = Field(description="Default estimator; one of allowed_estimators.")
+    allowed_estimators: list[str] = Field(default_factory=list, description="Estimators a manual run may pick.")
+    params: dict[str, float | int | str | None] = Field(default_factory=dict, description="Fixed parameters.")
+    search: dict[str, list[float | int | str | None]] = Field(
+        default_factory=dict, description="Small grid: every combination is a child run; best on validation wins.")
+    primary_metric: str = Field(description="Metric that picks the best search candidate.")
+    random_state: int = 42
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingConfig:
+        if self.holdout_days >= self.window_days:
+            raise ValueError("holdout_days must be smaller than window_days")
+        for name in {self.estimator, *self.allowed_estimators}:
+            if name not in ESTIMATORS:
+                raise ValueError(f"unknown estimator '{name}', expected one of {sorted(ESTIMATORS)}")
+        if not (self.numeric_features or self.categorical_features):
+            raise ValueError("list at least one feature under numeric_features or categorical_features")
+        return self
+
+    @property
+    def estimators(self) -> list[str]:
+        return sorted({self.estimator, *self.allowed_estimators})
+
+
+class EvaluationConfig(_Strict):
+    """The promotion gate. Without thresholds nothing is ever blessed."""
+
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Absolute floor (or ceiling, for error metrics) per metric.")
+    max_regression: float = Field(
+        0.0, ge=0, description="How much worse than the champion the challenger may be, per thresholded metric.")
+
+
 class PipelineConfig(_Strict):
     """One model pipeline: its data contract and the settings of every stage."""
 
@@ -90,6 +147,9 @@ class PipelineConfig(_Strict):
     landing: LandingConfig
     schedule: ScheduleConfig
     validation: ValidationConfig = ValidationConfig()
+    task: TaskType = "classification"
+    training: TrainingConfig | None = None
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     @model_validator(mode="after")
     def _columns_declared(self) -> PipelineConfig:
@@ -101,7 +161,30 @@ class PipelineConfig(_Strict):
             raise ValueError(f"key columns {missing} are not listed under columns")
         if self.columns[self.date_column] != "date":
             raise ValueError(f"date_column '{self.date_column}' must have type 'date'")
+        if self.training:
+            features = self.training.numeric_features + self.training.categorical_features
+            unknown = [c for c in features if c not in self.columns]
+            if unknown:
+                raise ValueError(f"training features {unknown} are not listed under columns")
+            if self.label in features:
+                raise ValueError(f"the label '{self.label}' cannot also be a feature")
+            wrong = [e for e in self.training.estimators if ESTIMATORS[e] != self.task]
+            if wrong:
+                raise ValueError(f"estimators {wrong} do not fit task '{self.task}'")
+            for metric in [self.training.primary_metric, *self.evaluation.thresholds]:
+                if metric not in METRICS[self.task]:
+                    raise ValueError(f"metric '{metric}' is not one of {sorted(METRICS[self.task])} for {self.task}")
         return self
+
+    @property
+    def stages(self) -> list[str]:
+        """The DAGs this pipeline gets: ``<stage>_<name>``."""
+        return ["ingest", "validate"] + (["train", "evaluate", "register", "rollback"] if self.training else [])
+
+    @property
+    def model_name(self) -> str:
+        """Registered model name in MLflow."""
+        return self.name
 
     @property
     def suite_name(self) -> str:

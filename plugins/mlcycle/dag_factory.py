@@ -11,9 +11,18 @@ import datetime as dt
 from airflow.sdk import DAG, Param
 
 from mlcycle import settings
-from mlcycle.assets import zone_asset
+from mlcycle.assets import pipeline_asset
 from mlcycle.config import PipelineConfig, load_pipelines
-from mlcycle.operators import IngestOperator, LandingFileSensor, ResolvePartitionsOperator, ValidateOperator
+from mlcycle.operators import (
+    EvaluateOperator,
+    IngestOperator,
+    LandingFileSensor,
+    RegisterOperator,
+    ResolvePartitionsOperator,
+    RollbackOperator,
+    TrainOperator,
+    ValidateOperator,
+)
 
 
 def _utc(day: dt.date | None) -> dt.datetime | None:
@@ -54,12 +63,72 @@ def validate_dag(config: PipelineConfig) -> DAG:
     params = {"ds": Param(None, type=["null", "string"], format="date", title="Partition date",
                           description="Validate this date by hand (YYYY-MM-DD). Empty: the dates of the "
                                       "triggering raw Asset events.")}
-    with DAG(schedule=[zone_asset("raw", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
+    with DAG(schedule=[pipeline_asset("raw", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
         dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name)
         ValidateOperator.partial(task_id="validate", pipeline=config.name).expand(ds=dates.output)
     return dag
 
 
+def _version_param(what: str) -> Param:
+    return Param(None, type=["null", "integer"], minimum=1, title="Model version",
+                 description=f"{what} this version by hand. Empty: the version(s) of the triggering Asset events.")
+
+
+def train_dag(config: PipelineConfig) -> DAG:
+    """``train_<p>``: train on the validated window, log to MLflow, register the ``challenger``."""
+    training = config.training
+    kwargs = _common(config, "train", "Build the training snapshot from the validated window (versioned with "
+                     "DVC), search, fit, log to MLflow and register the model as `challenger`; emits "
+                     f"`candidate.{config.name}` for the Evidently gate.")
+    params = {
+        "window_end": Param(None, type=["null", "string"], format="date", title="Last day of the window",
+                          description="YYYY-MM-DD. Empty: the latest validated day."),
+        "window_days": Param(None, type=["null", "integer"], minimum=training.holdout_days + 1, maximum=366,
+                             title="Window (days)", description=f"Empty: {training.window_days} from the config."),
+        "estimator": Param(None, type=["null", "string"], enum=[None, *training.estimators], title="Estimator",
+                           description=f"Empty: {training.estimator} from the config."),
+        "reason": Param("", type="string", title="Reason", description="Why you retrain; recorded on the MLflow run."),
+    }
+    with DAG(schedule=None, params=params, max_active_runs=1, **kwargs) as dag:
+        TrainOperator(task_id="train", pipeline=config.name)
+    return dag
+
+
+def evaluate_dag(config: PipelineConfig) -> DAG:
+    """``evaluate_<p>``: the Evidently gate, challenger against champion on the same holdout."""
+    kwargs = _common(config, "evaluate", "Score challenger and champion on the challenger's holdout and run the "
+                     "Evidently report with tests (absolute thresholds, and no worse than the champion by more than "
+                     "the tolerance). Report and verdict are attached to the model version.")
+    with DAG(schedule=[pipeline_asset("candidate", config.name)], params={"version": _version_param("Evaluate")},
+             max_active_runs=1, **kwargs) as dag:
+        EvaluateOperator(task_id="evaluate", pipeline=config.name)
+    return dag
+
+
+def register_dag(config: PipelineConfig) -> DAG:
+    """``register_<p>``: promote a version that passed the gate, record one that failed."""
+    kwargs = _common(config, "register", "Gate passed: alias `champion` moves, the old champion becomes "
+                     "`previous`. Gate failed: the version is tagged rejected with the reasons and the champion "
+                     "stays. Serialised: one-slot pool and one active run.")
+    with DAG(schedule=[pipeline_asset("evaluated", config.name)], params={"version": _version_param("Register")},
+             max_active_runs=1, **kwargs) as dag:
+        RegisterOperator(task_id="register", pipeline=config.name, pool=settings.PROMOTION_POOL)
+    return dag
+
+
+def rollback_dag(config: PipelineConfig) -> DAG:
+    """``rollback_<p>``: move ``champion`` back, by hand."""
+    kwargs = _common(config, "rollback", "Move `champion` back to a version that passed the gate (default: the "
+                     "`previous` champion), and record the move in the promotion history.")
+    params = {"version": Param(None, type=["null", "integer"], minimum=1, title="Version to restore",
+                               description="Empty: the previous champion."),
+              "reason": Param("", type="string", minLength=3, title="Reason", description="Recorded in the history.")}
+    with DAG(schedule=None, params=params, max_active_runs=1, **kwargs) as dag:
+        RollbackOperator(task_id="rollback", pipeline=config.name, pool=settings.PROMOTION_POOL)
+    return dag
+
+
 def build(stage_factory) -> dict[str, DAG]:
     """One DAG per pipeline config for the given stage factory, keyed by dag_id."""
-    return {dag.dag_id: dag for dag in map(stage_factory, load_pipelines())}
+    stage = stage_factory.__name__.removesuffix("_dag")
+    return {dag.dag_id: dag for dag in map(stage_factory, (c for c in load_pipelines() if stage in c.stages))}

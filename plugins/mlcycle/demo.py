@@ -8,6 +8,7 @@ print what happened and where to look. The services stay up until ``make stop``.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import Counter
 
@@ -20,6 +21,14 @@ from mlcycle.sources import nycflights
 
 def _states(runs: list[dict]) -> Counter:
     return Counter(run["state"] for run in runs)
+
+
+def _check(client: AirflowClient, deadline: float, timeout: float) -> None:
+    if not client.scheduler_healthy():
+        raise SystemExit("the Airflow scheduler is not running any more; see .state/logs/airflow.log, "
+                         "then `make stop && make demo`")
+    if time.monotonic() > deadline:
+        raise SystemExit(f"not finished within {timeout:.0f}s; see the Airflow UI")
 
 
 def wait_for_pipeline(client: AirflowClient, pipeline: str, days: list[str], timeout: float) -> None:
@@ -38,9 +47,46 @@ def wait_for_pipeline(client: AirflowClient, pipeline: str, days: list[str], tim
                    and not steps.pending_validation(config))
         if settled:
             return
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the pipeline did not settle within {timeout:.0f}s; see the Airflow UI")
+        _check(client, deadline, timeout)
         time.sleep(10)
+
+
+def wait_for_runs(client: AirflowClient, dag_ids: list[str], minimum: dict[str, int], timeout: float) -> None:
+    """Poll until every run of ``dag_ids`` has finished and each has at least ``minimum`` runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = {dag_id: client.dag_runs(dag_id) for dag_id in dag_ids}
+        print("  " + " · ".join(f"{d} {dict(_states(r))}" for d, r in runs.items()), flush=True)
+        if all(len(runs[d]) >= minimum.get(d, 0) and all(r["state"] in FINISHED for r in runs[d]) for d in dag_ids):
+            return
+        _check(client, deadline, timeout)
+        time.sleep(10)
+
+
+def train_and_gate(client: AirflowClient, pipeline: str, conf: dict, timeout: float) -> None:
+    """Trigger ``train_<p>``; evaluate and register follow through the candidate/evaluated Assets."""
+    stages = [f"{stage}_{pipeline}" for stage in ("train", "evaluate", "register")]
+    done = len(client.dag_runs(stages[-1]))
+    client.trigger(stages[0], conf)
+    print(f"triggered {stages[0]} with {conf}; {stages[1]} and {stages[2]} follow on the Assets", flush=True)
+    wait_for_runs(client, stages, {stages[-1]: done + 1}, timeout)
+
+
+def model_summary(pipeline: str) -> list[str]:
+    from mlcycle import registry
+
+    versions = sorted(registry.client().search_model_versions(f"name='{pipeline}'"), key=lambda v: int(v.version))
+    lines = [f"\nMLflow model '{pipeline}': {'version':>7}  {'aliases':22} gate     reasons / lineage"]
+    for v in versions:
+        tags = v.tags
+        detail = (tags.get("gate.reasons", "") if tags.get("gate") == "failed"
+                  else f"data md5 {tags.get('data.md5', '?')[:12]}… window {tags.get('data.window', '?')} "
+                       f"commit {tags.get('code.commit', '?')[:10]}")
+        aliases = registry.version_info(pipeline, int(v.version))["aliases"]  # search results carry none
+        lines.append(f"{'':22}{v.version:>7}  {','.join(aliases) or '-':22} {tags.get('gate', '?'):8} {detail}")
+    lines += [f"promotion history: {len(registry.history(pipeline))} record(s), "
+              f"MLflow experiment '{pipeline}-promotions'"]
+    return lines
 
 
 def _reasons(pipeline: str, ds: str) -> Counter:
@@ -58,8 +104,8 @@ def _reasons(pipeline: str, ds: str) -> Counter:
 
 def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: list[str]) -> str:
     lines = ["", "=" * 100, f"Pipeline '{pipeline}': {days[0]} .. {days[-1]}", "=" * 100]
-    for dag_id in (f"ingest_{pipeline}", f"validate_{pipeline}"):
-        lines.append(f"{dag_id:24} runs: {dict(_states(client.dag_runs(dag_id)))}")
+    for stage in load_pipeline(pipeline).stages:
+        lines.append(f"{stage + '_' + pipeline:24} runs: {dict(_states(client.dag_runs(f'{stage}_{pipeline}')))}")
     lines.append(f"\n{'day':12} {'raw rows':>9} {'validated':>10} {'quarantined':>12}  reasons")
     for ds in days:
         def rows(zone: str, ds: str = ds) -> str:
@@ -70,6 +116,8 @@ def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: lis
         reasons = _reasons(pipeline, ds)
         lines.append(f"{ds:12} {rows('raw'):>9} {rows('validated'):>10} {sum(reasons.values()):>12}  "
                      + ", ".join(f"{n}× {r}" for r, n in reasons.most_common(2)))
+    if load_pipeline(pipeline).training:
+        lines += model_summary(pipeline)
     lines += [
         "",
         f"Lake (raw/validated/quarantine) {settings.lake_uri()}",
@@ -90,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the pipeline")
     args = parser.parse_args(argv)
     rt = runtime.Runtime.from_env()
+    os.environ["MLFLOW_TRACKING_URI"] = rt.mlflow_url
     try:
         runtime.start(rt)
     except runtime.RuntimeErrorWithFix as exc:
@@ -100,11 +149,17 @@ def main(argv: list[str] | None = None) -> None:
     for ds in days:
         nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
     client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
-    client.wait_for_dags([f"ingest_{config.name}", f"validate_{config.name}"])
-    backfill = client.backfill(f"ingest_{config.name}", days[0], days[-1])
-    print(f"backfill {backfill['id']} of ingest_{config.name} created; the scheduler runs it, "
+    client.wait_for_dags([f"{stage}_{config.name}" for stage in config.stages])
+    created = client.run_days(f"ingest_{config.name}", days)
+    print(f"{len(created)} runs of ingest_{config.name} created (one per day); the scheduler runs them, "
           f"validate_{config.name} follows on the raw.{config.name} Asset", flush=True)
     wait_for_pipeline(client, config.name, days, args.timeout)
+    if config.training:
+        print("training the first champion on the validated window ...", flush=True)
+        train_and_gate(client, config.name, {"reason": f"first model on {days[0]}..{days[-1]}"}, args.timeout)
+        print("proposing a challenger trained on only the last 5 days; the Evidently gate decides ...", flush=True)
+        train_and_gate(client, config.name, {"window_days": 5, "estimator": "hist_gradient_boosting_classifier",
+                                             "reason": "narrow-window challenger"}, args.timeout)
     print(summary(rt, client, config.name, days))
 
 

@@ -178,6 +178,19 @@ def start(rt: Runtime, timeout: float = 300) -> None:
                                           f"see {rt.home / 'logs' / f'{name}.log'}")
             time.sleep(2)
         print(f"{name}: ready", flush=True)
+    _ensure_pool(rt)
+
+
+def _ensure_pool(rt: Runtime) -> None:
+    """The one-slot pool that serialises promotions (the scheduler never runs a task of a missing pool)."""
+    from mlcycle.airflow_client import AirflowAPIError, AirflowClient
+
+    client = AirflowClient(rt.airflow_url, USERNAME, rt.password())
+    try:
+        client.get(f"/pools/{settings.PROMOTION_POOL}")
+    except AirflowAPIError:
+        client.post("/pools", {"name": settings.PROMOTION_POOL, "slots": 1,
+                               "description": "mlcycle: promotions of champion models, one at a time"})
 
 
 def stop(rt: Runtime, grace: float = 30) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE_DIR = REPO_ROOT / "include"
+PROMOTION_POOL = "mlcycle_promotion"  # one slot: champion moves one at a time
 
 
 def state_dir() -> Path:

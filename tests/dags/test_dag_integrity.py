@@ -38,15 +38,21 @@ PARSE_SCRIPT = textwrap.dedent("""
 
     from airflow.dag_processing.dagbag import DagBag
     bag = DagBag(dag_folder=sys.argv[1])
-    dags = {}
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dags, serialization_errors = {}, {}
     for dag_id, dag in bag.dags.items():
+        try:
+            DagSerialization.to_dict(dag)
+        except Exception as exc:
+            serialization_errors[dag_id] = str(exc)
         dags[dag_id] = {
             "tags": sorted(dag.tags), "doc_md": dag.doc_md, "fileloc": dag.fileloc,
             "tasks": {t.task_id: {"owner": t.owner, "retries": t.retries} for t in dag.tasks},
         }
     print(json.dumps({
         "import_errors": {k: str(v) for k, v in bag.import_errors.items()},
-        "dags": dags, "statements": statements, "lookups": lookups,
+        "dags": dags, "statements": statements, "lookups": lookups, "serialization_errors": serialization_errors,
         "heavy": sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[2].split(",")),
     }))
 """)
@@ -64,10 +70,16 @@ def test_every_dag_file_imports_without_errors(parsed):
     assert parsed["import_errors"] == {}
 
 
+def test_every_dag_serializes(parsed):
+    """What the DAG processor stores for the scheduler and the UI; a failure here is an import error there."""
+    assert parsed["serialization_errors"] == {}
+
+
 def test_every_pipeline_config_gets_every_stage(parsed):
     from mlcycle.config import load_pipelines
 
-    expected = {f"{stage}_{config.name}" for config in load_pipelines() for stage in ("ingest", "validate")}
+    expected = {f"{stage}_{config.name}" for config in load_pipelines() for stage in config.stages}
+    assert len(expected) >= 6
     assert expected <= set(parsed["dags"])
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from mlcycle.assets import zone_asset
+from mlcycle.assets import pipeline_asset
 from mlcycle.operators._failfast import fail_fast_on_data_errors
 
 
@@ -26,7 +26,7 @@ class IngestOperator(BaseOperator):
 
     def __init__(self, *, pipeline: str, ds: str = "{{ ds }}", landing_uri: str | None = None,
                  **kwargs: Any) -> None:
-        kwargs.setdefault("outlets", [zone_asset("raw", pipeline)])
+        kwargs.setdefault("outlets", [pipeline_asset("raw", pipeline)])
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.ds = ds
@@ -38,5 +38,5 @@ class IngestOperator(BaseOperator):
 
         with fail_fast_on_data_errors():
             result = steps.ingest_day(load_pipeline(self.pipeline), self.ds, self.landing_uri)
-        context["outlet_events"][zone_asset("raw", self.pipeline)].extra = result
+        context["outlet_events"][pipeline_asset("raw", self.pipeline)].extra = result
         return result

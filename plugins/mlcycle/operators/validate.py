@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from mlcycle.assets import zone_asset
+from mlcycle.assets import pipeline_asset
 from mlcycle.operators._failfast import fail_fast_on_data_errors
 
 
@@ -53,7 +53,7 @@ class ValidateOperator(BaseOperator):
     ui_color = "#fff4d6"
 
     def __init__(self, *, pipeline: str, ds: str, **kwargs: Any) -> None:
-        kwargs.setdefault("outlets", [zone_asset("validated", pipeline)])
+        kwargs.setdefault("outlets", [pipeline_asset("validated", pipeline)])
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.ds = ds
@@ -65,5 +65,5 @@ class ValidateOperator(BaseOperator):
         run_name = f"{self.pipeline}-{self.ds}-{context['run_id']}"
         with fail_fast_on_data_errors():
             result = steps.validate_day(load_pipeline(self.pipeline), self.ds, run_name)
-        context["outlet_events"][zone_asset("validated", self.pipeline)].extra = result
+        context["outlet_events"][pipeline_asset("validated", self.pipeline)].extra = result
         return result

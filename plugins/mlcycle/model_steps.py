@@ -1,0 +1,106 @@
+"""Train, evaluate and register one model of one pipeline, in plain Python (no Airflow).
+
+Lineage: every model version carries the md5 and DVC pointer of its training snapshot, the GX
+results of the days in it, the code commit and the Airflow run that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from mlcycle import gating, registry, settings, storage, training, versioning
+from mlcycle.config import PipelineConfig
+from mlcycle.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def snapshot_uri(config: PipelineConfig, md5: str) -> str:
+    """Training snapshots are content-addressed, so a version's data can never be overwritten."""
+    return f"{settings.lake_uri()}/training/{config.name}/md5={md5}"
+
+
+def latest_validated(config: PipelineConfig) -> str:
+    dates = storage.list_partitions("validated", config.name)
+    if not dates:
+        raise training.TrainingDataError(f"{config.name} has no validated partition yet: run ingest and validate")
+    return dates[-1]
+
+
+def train_model(config: PipelineConfig, end: str | None = None, window_days: int | None = None,
+                estimator: str | None = None, cause: dict[str, Any] | None = None,
+                airflow: dict[str, str] | None = None) -> dict[str, Any]:
+    """Snapshot the window, version it, train, log to MLflow, register as ``challenger``."""
+    if config.training is None:
+        raise DataError(f"{config.name} has no 'training' section in include/pipelines/{config.name}.yaml")
+    end = end or latest_validated(config)
+    snapshot = training.build_snapshot(config, end, window_days)
+    md5 = hashlib.md5(storage.parquet_bytes(snapshot)).hexdigest()
+    uri = snapshot_uri(config, md5)
+    storage.write_partition(snapshot, uri, {"end": end, "window_days": window_days or config.training.window_days})
+    version = versioning.version_file(f"{uri}/{storage.DATA_FILE}", f"training/{config.name}/{storage.DATA_FILE}")
+    dates = sorted(snapshot[config.date_column].dt.strftime("%Y-%m-%d").unique())
+    gx = {d: storage.read_manifest(storage.partition_uri("validated", config.name, d)).get("gx", {}) for d in dates}
+    result = training.train(config, snapshot, estimator)
+    tags = {
+        "data.md5": version.md5, "data.dvc_pointer": f"training/{config.name}/{storage.DATA_FILE}.dvc",
+        "data.snapshot_uri": uri, "data.window": f"{dates[0]}..{dates[-1]}", "data.rows": str(len(snapshot)),
+        "gx.days_validated": str(len(gx)), "gx.all_published": str(all(g for g in gx.values())).lower(),
+        "code.commit": registry.git_commit(), "estimator": result.estimator,
+        "cause": json.dumps(cause or {"type": "manual"})[:4900],
+        **{f"airflow.{k}": v for k, v in (airflow or {}).items()},
+    }
+    example = training.prepare(snapshot.head(5), config)
+    logged = registry.log_candidate(
+        name=config.model_name, description=config.description, experiment=config.name, model=result.model,
+        input_example=example, params={"estimator": result.estimator, "window_days": len(dates),
+                                       "holdout_days": config.training.holdout_days, **result.params},
+        metrics={f"holdout_{k}": v for k, v in result.holdout_metrics.items()},
+        children=[(c.params, {f"validation_{k}": v for k, v in c.metrics.items()}) for c in result.candidates],
+        artifacts={"data/training_snapshot.parquet.dvc": version.pointer_text,
+                   "data/gx_results.json": json.dumps(gx, indent=1)},
+        tags=tags, run_name=f"train {config.name} {dates[0]}..{dates[-1]}")
+    return {**logged, "snapshot_md5": version.md5, "snapshot_uri": uri, "holdout_metrics": result.holdout_metrics,
+            "train_rows": result.train_rows, "holdout_rows": result.holdout_rows}
+
+
+def _scored(config: PipelineConfig, version: int, holdout) -> Any:
+    model = registry.load_model(config.model_name, version)
+    predicted, probability = training.predict(model, holdout, config)
+    return gating.scored_frame(training.target(holdout, config), predicted, probability)
+
+
+def evaluate_model(config: PipelineConfig, version: int) -> dict[str, Any]:
+    """Score challenger and champion on the challenger's holdout; the Evidently gate decides."""
+    info = registry.version_info(config.model_name, version)
+    snapshot = storage.read_partition(info["tags"]["data.snapshot_uri"])
+    holdout = snapshot[snapshot[training.SPLIT_COLUMN] == "holdout"]
+    champion = registry.alias_version(config.model_name, registry.CHAMPION)
+    if champion == version:
+        champion = None
+    out_dir = settings.state_dir() / "reports" / config.name / "gate" / f"v{version}"
+    result = gating.evaluate(config, _scored(config, version, holdout),
+                             _scored(config, champion, holdout) if champion else None, out_dir)
+    registry.record_gate(config.model_name, version, result.passed, result.tests, result.reasons,
+                         [result.html_path, result.json_path])
+    return {"version": version, "run_id": info["run_id"], "passed": result.passed, "champion": champion,
+            "tests": result.tests, "reasons": result.reasons, "report": result.html_path}
+
+
+def register_model(config: PipelineConfig, version: int, airflow_run: str = "") -> dict[str, Any]:
+    """Promote a version whose gate passed; record the rejection of one whose gate failed."""
+    tags = registry.version_info(config.model_name, version)["tags"]
+    gate = tags.get("gate")
+    if gate == "passed":
+        record = registry.promote(config.model_name, version, "Evidently gate passed", tags.get("gate.report", ""),
+                                  airflow_run)
+    elif gate == "failed":
+        record = registry.reject(config.model_name, version, [tags.get("gate.reasons", "gate failed")],
+                                 tags.get("gate.report", ""), airflow_run)
+    else:
+        raise registry.RegistryError(f"{config.model_name} v{version} has not been evaluated (gate={gate}); "
+                                     f"run evaluate_{config.name} first")
+    return {**record, "champion": registry.alias_version(config.model_name, registry.CHAMPION)}

@@ -1,0 +1,186 @@
+"""Train, evaluate, register and roll back models: thin operators over :mod:`mlcycle.model_steps`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+
+from mlcycle.assets import pipeline_asset
+from mlcycle.links import GateReportLink, MlflowRunLink, ModelVersionLink
+from mlcycle.operators._failfast import fail_fast_on_data_errors
+
+
+def _persist_links(context: Context, pipeline: str, version: int, experiment_id: str, run_id: str) -> None:
+    from mlcycle import registry
+    from mlcycle.links import mlflow_urls
+
+    for link, url in mlflow_urls(registry.ui_url(), pipeline, version, experiment_id, run_id).items():
+        link.persist(context, url)
+
+
+def _experiment_of(run_id: str) -> str:
+    from mlcycle import registry
+
+    return registry.client().get_run(run_id).info.experiment_id
+
+
+def _versions(context: Context, explicit: Any) -> list[int]:
+    """The Param ``version`` if set, else the versions named by the triggering Asset events."""
+    if explicit not in (None, "", "None"):
+        return [int(explicit)]
+    found = set()
+    for events in context["triggering_asset_events"].values():
+        for event in events:
+            extra = event.extra or {}
+            found.update(int(v) for v in extra.get("versions", [extra["version"]] if "version" in extra else []))
+    return sorted(found)
+
+
+def _cause(context: Context) -> dict[str, Any]:
+    """Why this run happened: the triggering events' extras, the schedule, or a person."""
+    events = [{"asset": str(getattr(e, "asset", "")), **(e.extra or {})}
+              for evs in context["triggering_asset_events"].values() for e in evs]
+    run_type = str(getattr(context["dag_run"], "run_type", "manual"))
+    if events:
+        return {"type": "asset", "events": events}
+    return {"type": "schedule" if "scheduled" in run_type else "manual",
+            "reason": context["params"].get("reason") or ""}
+
+
+class TrainOperator(BaseOperator):
+    """Train on the validated window ending at ``window_end`` and register the model as ``challenger``.
+
+    Emits ``candidate.<pipeline>`` with the new version. Links: MLflow run, model version.
+    """
+
+    template_fields: Sequence[str] = ("window_end", "window_days", "estimator")
+    operator_extra_links = (MlflowRunLink(), ModelVersionLink())
+    ui_color = "#e0e7ff"
+
+    def __init__(self, *, pipeline: str, window_end: str | None = "{{ params.window_end or '' }}",
+                 window_days: Any = "{{ params.window_days or '' }}",
+                 estimator: str | None = "{{ params.estimator or '' }}", **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [pipeline_asset("candidate", pipeline)])
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.window_end = window_end
+        self.window_days = window_days
+        self.estimator = estimator
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from mlcycle import model_steps
+        from mlcycle.config import load_pipeline
+
+        airflow = {"dag_id": self.dag_id, "run_id": context["run_id"], "task_id": self.task_id}
+        with fail_fast_on_data_errors():
+            result = model_steps.train_model(load_pipeline(self.pipeline), self.window_end or None,
+                                             int(self.window_days) if self.window_days else None,
+                                             self.estimator or None, _cause(context), airflow)
+        _persist_links(context, self.pipeline, result["version"], result["experiment_id"], result["run_id"])
+        context["outlet_events"][pipeline_asset("candidate", self.pipeline)].extra = {
+            "version": result["version"], "run_id": result["run_id"], "snapshot_md5": result["snapshot_md5"]}
+        return result
+
+
+class EvaluateOperator(BaseOperator):
+    """Run the Evidently gate for each candidate version; emits ``evaluated.<pipeline>``.
+
+    Links: the MLflow run, the model version and the Evidently report of the last version evaluated.
+    """
+
+    template_fields: Sequence[str] = ("version",)
+    operator_extra_links = (MlflowRunLink(), ModelVersionLink(), GateReportLink())
+    ui_color = "#fde2e4"
+
+    def __init__(self, *, pipeline: str, version: Any = "{{ params.version or '' }}", **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [pipeline_asset("evaluated", pipeline)])
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.version = version
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from mlcycle import model_steps
+        from mlcycle.config import load_pipeline
+
+        config = load_pipeline(self.pipeline)
+        versions = _versions(context, self.version)
+        if not versions:
+            raise ValueError("no model version to evaluate: trigger with {\"version\": N} or from a candidate event")
+        results = []
+        with fail_fast_on_data_errors():
+            for version in versions:
+                results.append(model_steps.evaluate_model(config, version))
+                self.log.info("v%s: gate %s %s", version, "PASSED" if results[-1]["passed"] else "FAILED",
+                              results[-1]["reasons"])
+        last = results[-1]
+        _persist_links(context, self.pipeline, last["version"], _experiment_of(last["run_id"]), last["run_id"])
+        context["outlet_events"][pipeline_asset("evaluated", self.pipeline)].extra = {
+            "version": last["version"], "passed": last["passed"], "versions": [r["version"] for r in results]}
+        return results
+
+
+class RegisterOperator(BaseOperator):
+    """Promote versions that passed the gate (``champion`` moves), record those that failed.
+
+    Run it in a one-slot pool with ``max_active_runs=1``: promotion is serialised.
+    """
+
+    template_fields: Sequence[str] = ("version",)
+    operator_extra_links = (ModelVersionLink(), GateReportLink())
+    ui_color = "#dcfce7"
+
+    def __init__(self, *, pipeline: str, version: Any = "{{ params.version or '' }}", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.version = version
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from mlcycle import model_steps
+        from mlcycle.config import load_pipeline
+
+        config = load_pipeline(self.pipeline)
+        versions = _versions(context, self.version)
+        if not versions:
+            raise ValueError("no model version to register: trigger with {\"version\": N} or from an evaluated event")
+        records = []
+        with fail_fast_on_data_errors():
+            for version in versions:
+                records.append(model_steps.register_model(config, version, context["run_id"]))
+                self.log.info("v%s: %s; champion is now v%s", version, records[-1]["action"], records[-1]["champion"])
+        info = _version_run(config.model_name, versions[-1])
+        _persist_links(context, self.pipeline, versions[-1], info[0], info[1])
+        return records
+
+
+class RollbackOperator(BaseOperator):
+    """Move ``champion`` back to ``version`` (default: the previous champion) and record why."""
+
+    template_fields: Sequence[str] = ("version", "reason")
+    operator_extra_links = (ModelVersionLink(),)
+    ui_color = "#fee2e2"
+
+    def __init__(self, *, pipeline: str, version: Any = "{{ params.version or '' }}",
+                 reason: str = "{{ params.reason }}", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.version = version
+        self.reason = reason
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from mlcycle import registry
+
+        with fail_fast_on_data_errors():
+            record = registry.rollback(self.pipeline, int(self.version) if self.version else None, self.reason,
+                                       context["run_id"])
+        experiment_id, run_id = _version_run(self.pipeline, int(record["to_version"]))
+        _persist_links(context, self.pipeline, int(record["to_version"]), experiment_id, run_id)
+        return record
+
+
+def _version_run(name: str, version: int) -> tuple[str, str]:
+    from mlcycle import registry
+
+    run_id = registry.version_info(name, version)["run_id"]
+    return _experiment_of(run_id), run_id
