@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlcycle import settings
 from mlcycle.config import METRICS, PipelineConfig
 from mlcycle.errors import DataError
 
@@ -82,7 +83,7 @@ def evaluate(config: PipelineConfig, challenger: pd.DataFrame, champion: pd.Data
         raise NoThresholdsError(
             f"{config.name}: evaluation.thresholds is empty, so no model can be blessed. Add at least one, "
             f"e.g. evaluation: {{thresholds: {{{next(iter(METRICS[config.task]))}: ...}}}} in "
-            f"include/pipelines/{config.name}.yaml")
+            f"{settings.pipelines_dir() / config.name}.yaml")
     classes = _metric_classes(config.task)
     tolerance = config.evaluation.max_regression
     metrics, names, ids = [], [], []

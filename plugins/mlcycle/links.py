@@ -49,5 +49,6 @@ def mlflow_urls(ui: str, name: str, version: int, experiment_id: str, run_id: st
     return {
         MlflowRunLink: f"{ui}/#/experiments/{experiment_id}/runs/{run_id}",
         ModelVersionLink: f"{ui}/#/models/{name}/versions/{version}",
-        GateReportLink: f"{ui}/get-artifact?path=evaluation/gate_report.html&run_uuid={run_id}",
+        # the MLflow UI renders HTML artifacts inline (its download endpoint would only save the file)
+        GateReportLink: f"{ui}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/evaluation/gate_report.html",
     }

@@ -35,18 +35,19 @@ def train_model(config: PipelineConfig, end: str | None = None, window_days: int
                 airflow: dict[str, str] | None = None) -> dict[str, Any]:
     """Snapshot the window, version it, train, log to MLflow, register as ``challenger``."""
     if config.training is None:
-        raise DataError(f"{config.name} has no 'training' section in include/pipelines/{config.name}.yaml")
+        raise DataError(f"{config.name} has no 'training' section in {settings.pipelines_dir() / config.name}.yaml")
     end = end or latest_validated(config)
     snapshot = training.build_snapshot(config, end, window_days)
     md5 = hashlib.md5(storage.parquet_bytes(snapshot)).hexdigest()
     uri = snapshot_uri(config, md5)
     storage.write_partition(snapshot, uri, {"end": end, "window_days": window_days or config.training.window_days})
-    version = versioning.version_file(f"{uri}/{storage.DATA_FILE}", f"training/{config.name}/{storage.DATA_FILE}")
+    dvc_path = f"training/{config.name}/md5={md5}/{storage.DATA_FILE}"
+    version = versioning.version_file(f"{uri}/{storage.DATA_FILE}", dvc_path)
     dates = sorted(snapshot[config.date_column].dt.strftime("%Y-%m-%d").unique())
     gx = {d: storage.read_manifest(storage.partition_uri("validated", config.name, d)).get("gx", {}) for d in dates}
     result = training.train(config, snapshot, estimator)
     tags = {
-        "data.md5": version.md5, "data.dvc_pointer": f"training/{config.name}/{storage.DATA_FILE}.dvc",
+        "data.md5": version.md5, "data.dvc_pointer": f"{dvc_path}.dvc",
         "data.snapshot_uri": uri, "data.window": f"{dates[0]}..{dates[-1]}", "data.rows": str(len(snapshot)),
         "gx.days_validated": str(len(gx)), "gx.all_published": str(all(g for g in gx.values())).lower(),
         "code.commit": registry.git_commit(), "estimator": result.estimator,

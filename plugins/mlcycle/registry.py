@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import settings
@@ -141,7 +142,10 @@ def load_model(name: str, version: int):
     import mlflow
 
     client()
-    return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    with warnings.catch_warnings():
+        # skops probes every loaded module for numpy function names: one warning per Airflow shim
+        warnings.simplefilter("ignore", FutureWarning)
+        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
 
 
 def record_gate(name: str, version: int, passed: bool, tests: list[dict[str, str]], reasons: list[str],
@@ -192,21 +196,34 @@ def history(name: str) -> list[dict[str, str]]:
     return [{k: r.data.tags.get(k, "") for k in keys} for r in runs]
 
 
+def _lock(name: str):
+    return file_lock(settings.state_dir() / "locks" / f"champion-{name}.lock")
+
+
+def _drop_challenger(name: str, version: int) -> None:
+    if alias_version(name, CHALLENGER) == version:
+        client().delete_registered_model_alias(name, CHALLENGER)
+
+
 def _move_champion(name: str, version: int, action: str, reason: str, extra: dict[str, str]) -> dict[str, Any]:
+    """Point ``champion`` at ``version`` under the lock. A promotion keeps the old champion as ``previous``;
+    a rollback marks the withdrawn champion ``rolled_back`` so no later default rollback brings it back."""
     mlflow_client = client()
-    with file_lock(settings.state_dir() / "locks" / f"champion-{name}.lock"):
-        current = alias_version(name, CHAMPION)
-        if current == version:
-            log.info("%s version %s is already %s", name, version, CHAMPION)
-            return {"action": "noop", "from_version": current, "to_version": version}
-        if current is not None:
-            mlflow_client.set_registered_model_alias(name, PREVIOUS, str(current))
-            mlflow_client.set_model_version_tag(name, str(current), "replaced_by", str(version))
-        mlflow_client.set_registered_model_alias(name, CHAMPION, str(version))
-        confirmed = alias_version(name, CHAMPION)
-        if confirmed != version:
-            raise RegistryError(f"{CHAMPION} of {name} reads back as {confirmed} after setting {version}")
-        return _record(name, action, current, version, reason, extra)
+    current = alias_version(name, CHAMPION)
+    if current == version:
+        log.info("%s version %s is already %s", name, version, CHAMPION)
+        return {"action": "noop", "from_version": current, "to_version": version}
+    if current is not None and action == "rollback":
+        mlflow_client.set_model_version_tag(name, str(current), "rolled_back", "true")
+        mlflow_client.delete_registered_model_alias(name, PREVIOUS)
+    elif current is not None:
+        mlflow_client.set_registered_model_alias(name, PREVIOUS, str(current))
+        mlflow_client.set_model_version_tag(name, str(current), "replaced_by", str(version))
+    mlflow_client.set_registered_model_alias(name, CHAMPION, str(version))
+    confirmed = alias_version(name, CHAMPION)
+    if confirmed != version:
+        raise RegistryError(f"{CHAMPION} of {name} reads back as {confirmed} after setting {version}")
+    return _record(name, action, current, version, reason, extra)
 
 
 def promote(name: str, version: int, reason: str, report: str = "", airflow_run: str = "") -> dict[str, Any]:
@@ -215,30 +232,31 @@ def promote(name: str, version: int, reason: str, report: str = "", airflow_run:
     if tags.get("gate") != "passed":
         raise RegistryError(f"{name} v{version} has gate={tags.get('gate', 'none')}: only a version that passed "
                             "the Evidently gate can be promoted")
-    record = _move_champion(name, version, "promote", reason, {"report": report, "airflow_run": airflow_run})
-    client().set_model_version_tag(name, str(version), "promoted_at", dt.datetime.now(dt.UTC).isoformat())
-    if alias_version(name, CHALLENGER) == version:
-        client().delete_registered_model_alias(name, CHALLENGER)
+    with _lock(name):
+        record = _move_champion(name, version, "promote", reason, {"report": report, "airflow_run": airflow_run})
+        client().set_model_version_tag(name, str(version), "promoted_at", dt.datetime.now(dt.UTC).isoformat())
+        _drop_challenger(name, version)
     return record
 
 
 def reject(name: str, version: int, reasons: list[str], report: str = "", airflow_run: str = "") -> dict[str, Any]:
     """Record a failed gate on the version; the champion is left untouched."""
-    mlflow_client = client()
-    mlflow_client.set_model_version_tag(name, str(version), "rejected", "true")
-    if alias_version(name, CHALLENGER) == version:
-        mlflow_client.delete_registered_model_alias(name, CHALLENGER)
-    return _record(name, "reject", alias_version(name, CHAMPION), version, "; ".join(reasons)[:4900],
-                   {"report": report, "airflow_run": airflow_run})
+    with _lock(name):
+        client().set_model_version_tag(name, str(version), "rejected", "true")
+        _drop_challenger(name, version)
+        return _record(name, "reject", alias_version(name, CHAMPION), version, "; ".join(reasons)[:4900],
+                       {"report": report, "airflow_run": airflow_run})
 
 
 def rollback(name: str, version: int | None, reason: str, airflow_run: str = "") -> dict[str, Any]:
     """Move ``champion`` back to ``version`` (default: the ``previous`` champion)."""
-    target = version or alias_version(name, PREVIOUS)
-    if target is None:
-        raise RegistryError(f"{name} has no '{PREVIOUS}' champion to roll back to; pass a version explicitly")
-    tags = version_info(name, target)["tags"]
-    if tags.get("gate") != "passed":
-        raise RegistryError(f"{name} v{target} never passed the gate (gate={tags.get('gate', 'none')}); "
-                            "roll back only to a version that did")
-    return _move_champion(name, target, "rollback", reason, {"airflow_run": airflow_run})
+    with _lock(name):
+        target = version or alias_version(name, PREVIOUS)
+        if target is None:
+            raise RegistryError(f"{name} has no '{PREVIOUS}' champion to roll back to (none yet, or already "
+                                "rolled back); pass a version explicitly")
+        tags = version_info(name, target)["tags"]
+        if tags.get("gate") != "passed":
+            raise RegistryError(f"{name} v{target} never passed the gate (gate={tags.get('gate', 'none')}); "
+                                "roll back only to a version that did")
+        return _move_champion(name, target, "rollback", reason, {"airflow_run": airflow_run})

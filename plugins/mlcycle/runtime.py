@@ -89,6 +89,8 @@ class Runtime:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "MLFLOW_TRACKING_URI": self.mlflow_url,
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no MLflow job runner: nothing here uses it
             "GX_ANALYTICS_ENABLED": "false",
             "DVC_NO_ANALYTICS": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(repo / "plugins"), os.environ.get("PYTHONPATH")])),

@@ -125,13 +125,19 @@ def make_model(config: PipelineConfig, estimator: str, params: dict[str, Any]) -
                      ("estimator", _estimator(estimator, params, config.training.random_state))])
 
 
-def prepare(frame: pd.DataFrame, config: PipelineConfig) -> pd.DataFrame:
-    """Model input: the feature columns with plain numpy dtypes (what the signature records)."""
-    out = frame[features(config)].copy()
-    for column in config.training.numeric_features:
-        out[column] = out[column].astype("float64")
-    for column in config.training.categorical_features:
-        out[column] = out[column].astype(object).where(out[column].notna(), None)
+def prepare(frame: pd.DataFrame, config: PipelineConfig, columns: list[str] | None = None) -> pd.DataFrame:
+    """Model input: ``columns`` (default: the config's features) with plain numpy dtypes, as in the signature."""
+    columns = columns or features(config)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TrainingDataError(f"the model needs columns {missing} that the data no longer has; "
+                                "retrain it, or roll back to a model trained on the current columns")
+    out = frame[columns].copy()
+    for column in columns:
+        if config.columns.get(column) in ("int", "float", "bool"):
+            out[column] = out[column].astype("float64")
+        else:
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out
 
 
@@ -146,8 +152,8 @@ def score(model: Pipeline, frame: pd.DataFrame, config: PipelineConfig) -> dict[
 
 
 def predict(model: Pipeline, frame: pd.DataFrame, config: PipelineConfig):
-    """(predictions, positive-class probabilities or None)."""
-    x = prepare(frame, config)
+    """(predictions, positive-class probabilities or None), each model on the columns it was trained on."""
+    x = prepare(frame, config, list(getattr(model, "feature_names_in_", [])) or None)
     if config.task == "classification":
         return model.predict(x), model.predict_proba(x)[:, 1]
     return model.predict(x), None
@@ -187,7 +193,7 @@ def train(config: PipelineConfig, snapshot: pd.DataFrame, estimator: str | None 
     candidates = []
     accepted = _accepted(estimator)
     for point in _grid({k: v for k, v in config.training.search.items() if k in accepted}):
-        params = {**config.training.params, **point}
+        params = {k: v for k, v in {**config.training.params, **point}.items() if k in accepted}
         model = make_model(config, estimator, params).fit(prepare(fit_part, config), target(fit_part, config))
         candidates.append(Candidate(params, score(model, valid_part, config)))
         log.info("candidate %s: %s", params, candidates[-1].metrics)

@@ -12,12 +12,14 @@ from mlcycle.links import GateReportLink, MlflowRunLink, ModelVersionLink
 from mlcycle.operators._failfast import fail_fast_on_data_errors
 
 
-def _persist_links(context: Context, pipeline: str, version: int, experiment_id: str, run_id: str) -> None:
+def _persist_links(operator: BaseOperator, context: Context, version: int, experiment_id: str, run_id: str) -> None:
+    """Store the URLs of the links this operator declares (the UI reads them from XCom)."""
     from mlcycle import registry
     from mlcycle.links import mlflow_urls
 
-    for link, url in mlflow_urls(registry.ui_url(), pipeline, version, experiment_id, run_id).items():
-        link.persist(context, url)
+    urls = mlflow_urls(registry.ui_url(), operator.pipeline, version, experiment_id, run_id)
+    for link in operator.operator_extra_links:
+        type(link).persist(context, urls[type(link)])
 
 
 def _experiment_of(run_id: str) -> str:
@@ -78,7 +80,7 @@ class TrainOperator(BaseOperator):
             result = model_steps.train_model(load_pipeline(self.pipeline), self.window_end or None,
                                              int(self.window_days) if self.window_days else None,
                                              self.estimator or None, _cause(context), airflow)
-        _persist_links(context, self.pipeline, result["version"], result["experiment_id"], result["run_id"])
+        _persist_links(self, context, result["version"], result["experiment_id"], result["run_id"])
         context["outlet_events"][pipeline_asset("candidate", self.pipeline)].extra = {
             "version": result["version"], "run_id": result["run_id"], "snapshot_md5": result["snapshot_md5"]}
         return result
@@ -115,7 +117,7 @@ class EvaluateOperator(BaseOperator):
                 self.log.info("v%s: gate %s %s", version, "PASSED" if results[-1]["passed"] else "FAILED",
                               results[-1]["reasons"])
         last = results[-1]
-        _persist_links(context, self.pipeline, last["version"], _experiment_of(last["run_id"]), last["run_id"])
+        _persist_links(self, context, last["version"], _experiment_of(last["run_id"]), last["run_id"])
         context["outlet_events"][pipeline_asset("evaluated", self.pipeline)].extra = {
             "version": last["version"], "passed": last["passed"], "versions": [r["version"] for r in results]}
         return results
@@ -150,7 +152,7 @@ class RegisterOperator(BaseOperator):
                 records.append(model_steps.register_model(config, version, context["run_id"]))
                 self.log.info("v%s: %s; champion is now v%s", version, records[-1]["action"], records[-1]["champion"])
         info = _version_run(config.model_name, versions[-1])
-        _persist_links(context, self.pipeline, versions[-1], info[0], info[1])
+        _persist_links(self, context, versions[-1], info[0], info[1])
         return records
 
 
@@ -175,7 +177,7 @@ class RollbackOperator(BaseOperator):
             record = registry.rollback(self.pipeline, int(self.version) if self.version else None, self.reason,
                                        context["run_id"])
         experiment_id, run_id = _version_run(self.pipeline, int(record["to_version"]))
-        _persist_links(context, self.pipeline, int(record["to_version"]), experiment_id, run_id)
+        _persist_links(self, context, int(record["to_version"]), experiment_id, run_id)
         return record
 
 
