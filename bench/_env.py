@@ -2,9 +2,10 @@
 
 Like ``tests/conftest.py``: MLCYCLE_HOME, AIRFLOW_HOME and a SQLite metadata DB under one
 ``tempfile.mkdtemp()`` folder, plus DVC's site cache and config dirs and a copy of the GX project.
-Inherited ``AIRFLOW__*``, ``MLCYCLE_*``, ``DVC_*`` and ``GX_*`` variables are dropped first (except
-the inputs ``MLCYCLE_PIPELINES_DIR`` and ``MLCYCLE_GX_DIR``), so a shell or ``.env`` set up for the
-demo cannot point a benchmark at the demo's state or servers.
+Inherited ``AIRFLOW__*``, ``MLCYCLE_*``, ``DVC_*``, ``GX_*`` and ``MLFLOW_*`` variables are dropped
+first (except the inputs ``MLCYCLE_PIPELINES_DIR`` and ``MLCYCLE_GX_DIR``), so a shell or ``.env`` set
+up for the demo cannot point a benchmark at the demo's state or servers (a benchmark that needs
+MLflow starts its own server and passes its URI to its workers).
 
 ``isolate()`` must run before anything imports Airflow. The benchmark process itself never imports
 Airflow, pandas, GX or DVC: worker subprocesses do, and they inherit this environment.
@@ -25,7 +26,7 @@ WORKER_MARK = "MLCYCLE_BENCH_HOME"  # set for workers; they refuse to run withou
 
 # Inherited settings that could point a benchmark at the demo's state or servers. The two inputs a
 # .env may relocate (pipeline configs, GX project) are honoured; the GX project is used as a copy.
-_DROP_PREFIXES = ("AIRFLOW__", "MLCYCLE_", "DVC_", "GX_")
+_DROP_PREFIXES = ("AIRFLOW__", "MLCYCLE_", "DVC_", "GX_", "MLFLOW_")
 _DROP_NAMES = ("AIRFLOW_HOME", "AIRFLOW_CONFIG")
 _KEEP_NAMES = ("MLCYCLE_PIPELINES_DIR",)
 
