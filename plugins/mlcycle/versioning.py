@@ -8,7 +8,7 @@ version can be pulled back by md5. Parallel tasks share the repo, so every opera
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -29,9 +29,6 @@ class DataVersion:
     pointer: str
     pointer_text: str
     remote: str
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def _repo(root: Path, remote: str):

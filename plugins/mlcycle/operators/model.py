@@ -86,74 +86,80 @@ class TrainOperator(BaseOperator):
         return result
 
 
-class EvaluateOperator(BaseOperator):
+class _PerVersionOperator(BaseOperator):
+    """Handle each model version named by the ``version`` Param, or else by the triggering Asset events."""
+
+    template_fields: Sequence[str] = ("version",)
+    action: str = ""
+
+    def __init__(self, *, pipeline: str, version: Any = "{{ params.version or '' }}", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.version = version
+
+    def handle(self, config, version: int, context: Context) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from mlcycle.config import load_pipeline
+
+        config = load_pipeline(self.pipeline)
+        versions = _versions(context, self.version)
+        if not versions:
+            raise ValueError(f"no model version to {self.action}: trigger with {{\"version\": N}}, "
+                             "or let the upstream Asset event name it")
+        with fail_fast_on_data_errors():
+            results = [self.handle(config, version, context) for version in versions]
+        experiment_id, run_id = _version_run(config.model_name, versions[-1])
+        _persist_links(self, context, versions[-1], experiment_id, run_id)
+        return results
+
+
+class EvaluateOperator(_PerVersionOperator):
     """Run the Evidently gate for each candidate version; emits ``evaluated.<pipeline>``.
 
     Links: the MLflow run, the model version and the Evidently report of the last version evaluated.
     """
 
-    template_fields: Sequence[str] = ("version",)
     operator_extra_links = (MlflowRunLink(), ModelVersionLink(), GateReportLink())
     ui_color = "#fde2e4"
+    action = "evaluate"
 
-    def __init__(self, *, pipeline: str, version: Any = "{{ params.version or '' }}", **kwargs: Any) -> None:
+    def __init__(self, *, pipeline: str, **kwargs: Any) -> None:
         kwargs.setdefault("outlets", [pipeline_asset("evaluated", pipeline)])
-        super().__init__(**kwargs)
-        self.pipeline = pipeline
-        self.version = version
+        super().__init__(pipeline=pipeline, **kwargs)
+
+    def handle(self, config, version: int, context: Context) -> dict[str, Any]:
+        from mlcycle import model_steps
+
+        result = model_steps.evaluate_model(config, version)
+        self.log.info("v%s: gate %s %s", version, "PASSED" if result["passed"] else "FAILED", result["reasons"])
+        return result
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from mlcycle import model_steps
-        from mlcycle.config import load_pipeline
-
-        config = load_pipeline(self.pipeline)
-        versions = _versions(context, self.version)
-        if not versions:
-            raise ValueError("no model version to evaluate: trigger with {\"version\": N} or from a candidate event")
-        results = []
-        with fail_fast_on_data_errors():
-            for version in versions:
-                results.append(model_steps.evaluate_model(config, version))
-                self.log.info("v%s: gate %s %s", version, "PASSED" if results[-1]["passed"] else "FAILED",
-                              results[-1]["reasons"])
-        last = results[-1]
-        _persist_links(self, context, last["version"], _experiment_of(last["run_id"]), last["run_id"])
+        results = super().execute(context)
         context["outlet_events"][pipeline_asset("evaluated", self.pipeline)].extra = {
-            "version": last["version"], "passed": last["passed"], "versions": [r["version"] for r in results]}
+            "version": results[-1]["version"], "passed": results[-1]["passed"],
+            "versions": [r["version"] for r in results]}
         return results
 
 
-class RegisterOperator(BaseOperator):
+class RegisterOperator(_PerVersionOperator):
     """Promote versions that passed the gate (``champion`` moves), record those that failed.
 
     Run it in a one-slot pool with ``max_active_runs=1``: promotion is serialised.
     """
 
-    template_fields: Sequence[str] = ("version",)
     operator_extra_links = (ModelVersionLink(), GateReportLink())
     ui_color = "#dcfce7"
+    action = "register"
 
-    def __init__(self, *, pipeline: str, version: Any = "{{ params.version or '' }}", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.pipeline = pipeline
-        self.version = version
-
-    def execute(self, context: Context) -> list[dict[str, Any]]:
+    def handle(self, config, version: int, context: Context) -> dict[str, Any]:
         from mlcycle import model_steps
-        from mlcycle.config import load_pipeline
 
-        config = load_pipeline(self.pipeline)
-        versions = _versions(context, self.version)
-        if not versions:
-            raise ValueError("no model version to register: trigger with {\"version\": N} or from an evaluated event")
-        records = []
-        with fail_fast_on_data_errors():
-            for version in versions:
-                records.append(model_steps.register_model(config, version, context["run_id"]))
-                self.log.info("v%s: %s; champion is now v%s", version, records[-1]["action"], records[-1]["champion"])
-        info = _version_run(config.model_name, versions[-1])
-        _persist_links(self, context, versions[-1], info[0], info[1])
-        return records
+        record = model_steps.register_model(config, version, context["run_id"])
+        self.log.info("v%s: %s; champion is now v%s", version, record["action"], record["champion"])
+        return record
 
 
 class RollbackOperator(BaseOperator):
