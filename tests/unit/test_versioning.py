@@ -50,7 +50,7 @@ def test_version_file_adds_and_pushes(dvc: dict[str, Path]) -> None:
     assert outs == [{"md5": md5, "size": len(data), "hash": "md5", "path": "data.parquet"}]
     assert remote_object(dvc, md5).read_bytes() == data
     assert (dvc["root"] / ".dvc").is_dir()
-    assert result.as_dict()["md5"] == md5
+    assert result.md5 == md5
 
 
 def test_same_content_gives_the_same_md5(dvc: dict[str, Path]) -> None:
