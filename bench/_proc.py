@@ -61,6 +61,22 @@ class WorkerResult:
         return found[-1]
 
 
+def worker_main(module: str, commands: dict[str, Callable[[], None]], argv: list[str]) -> None:
+    """Entry point of a benchmark's worker process: run one named command, report errors on the channel."""
+    from bench._env import require_isolated
+
+    require_isolated()
+    open_channel()
+    if not argv or argv[0] not in commands:
+        sys.exit(f"usage: python -m bench.{module} {{{','.join(commands)}}} ... "
+                 f"(internal; run `python -m bench {module}`)")
+    try:
+        commands[argv[0]]()
+    except Exception as exc:
+        emit("error", message=f"{type(exc).__name__}: {exc}")
+        raise
+
+
 def tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

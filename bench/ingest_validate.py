@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._env import REPO
-from bench._proc import BenchError, emit, header, median, open_channel, run_worker, say, secs, table, tail
+from bench._proc import BenchError, emit, header, median, run_worker, say, secs, table, tail, worker_main
 
 ORDER = 20
 DEFAULT_REPEAT = 2
@@ -297,21 +297,9 @@ def _airflow(ds: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"land": lambda: _land(argv[1], argv[2]), "imports": _imports,
-                "plain": lambda: _plain(argv[1]), "airflow": lambda: _airflow(argv[1])}
-    if not argv or argv[0] not in commands:
-        sys.exit(f"usage: python -m bench.ingest_validate {{{','.join(commands)}}} ... "
-                 "(internal; run `python -m bench ingest_validate`)")
-    try:
-        commands[argv[0]]()
-    except Exception as exc:
-        emit("error", message=f"{type(exc).__name__}: {exc}")
-        raise
+    worker_main("ingest_validate", {"land": lambda: _land(argv[1], argv[2]), "imports": _imports,
+                                    "plain": lambda: _plain(argv[1]), "airflow": lambda: _airflow(argv[1])}, argv)
 
 
 if __name__ == "__main__":
-    from bench._env import require_isolated
-
-    require_isolated()
-    open_channel()
     main(sys.argv[1:])

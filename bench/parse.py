@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from bench._env import REPO
-from bench._proc import emit, header, median, open_channel, ratio, run_worker, say, secs, table
+from bench._proc import emit, header, median, ratio, run_worker, say, secs, table, worker_main
 
 ORDER = 10
 DEFAULT_REPEAT = 5
@@ -210,10 +210,4 @@ def worker(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    from bench._env import require_isolated
-
-    require_isolated()
-    open_channel()
-    if sys.argv[1:2] != ["worker"]:
-        sys.exit("usage: python -m bench.parse worker MODE REPEAT FILE... (internal; run `python -m bench parse`)")
-    worker(sys.argv[2:])
+    worker_main("parse", {"worker": lambda: worker(sys.argv[2:])}, sys.argv[1:])

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._env import REPO
-from bench._proc import BenchError, emit, header, median, open_channel, run_worker, say, secs, table, tail
+from bench._proc import BenchError, emit, header, median, run_worker, say, secs, table, tail, worker_main
 
 ORDER = 30
 DEFAULT_REPEAT = 1
@@ -1000,21 +1000,9 @@ def _log_model_repeat() -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"setup": lambda: _setup_worker(argv[1], argv[2]), "baseline": _baseline, "product": _product,
-                "airflow": _airflow, "log_model": _log_model_repeat}
-    if not argv or argv[0] not in commands:
-        sys.exit(f"usage: python -m bench.train_register {{{','.join(commands)}}} ... "
-                 "(internal; run `python -m bench train_register`)")
-    try:
-        commands[argv[0]]()
-    except Exception as exc:
-        emit("error", message=f"{type(exc).__name__}: {exc}")
-        raise
+    worker_main("train_register", {"setup": lambda: _setup_worker(argv[1], argv[2]), "baseline": _baseline,
+                                   "product": _product, "airflow": _airflow, "log_model": _log_model_repeat}, argv)
 
 
 if __name__ == "__main__":
-    from bench._env import require_isolated
-
-    require_isolated()
-    open_channel()
     main(sys.argv[1:])
