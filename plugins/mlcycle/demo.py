@@ -103,8 +103,9 @@ def _reasons(pipeline: str, ds: str) -> Counter:
 
 
 def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: list[str]) -> str:
+    config = load_pipeline(pipeline)
     lines = ["", "=" * 100, f"Pipeline '{pipeline}': {days[0]} .. {days[-1]}", "=" * 100]
-    for stage in load_pipeline(pipeline).stages:
+    for stage in config.stages:
         lines.append(f"{stage + '_' + pipeline:24} runs: {dict(_states(client.dag_runs(f'{stage}_{pipeline}')))}")
     lines.append(f"\n{'day':12} {'raw rows':>9} {'validated':>10} {'quarantined':>12}  reasons")
     for ds in days:
@@ -116,7 +117,7 @@ def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: lis
         reasons = _reasons(pipeline, ds)
         lines.append(f"{ds:12} {rows('raw'):>9} {rows('validated'):>10} {sum(reasons.values()):>12}  "
                      + ", ".join(f"{n}× {r}" for r, n in reasons.most_common(2)))
-    if load_pipeline(pipeline).training:
+    if config.training:
         lines += model_summary(pipeline)
     lines += [
         "",
