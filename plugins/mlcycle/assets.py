@@ -1,6 +1,7 @@
 """The Assets that chain the stages of every pipeline.
 
-raw.<p> -> validated.<p> (lake zones) and candidate.<p> -> evaluated.<p> (model versions).
+raw.<p> -> validated.<p> (lake zones), candidate.<p> -> evaluated.<p> (model versions), and
+drift.<p>: raised by the monitor (or an external alert) and consumed by retraining.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from airflow.sdk import Asset
 
 from mlcycle import settings
 
-KINDS = {"raw": "raw", "validated": "validated", "candidate": "models/candidates", "evaluated": "models/evaluated"}
+KINDS = {"raw": "raw", "validated": "validated", "candidate": "models/candidates", "evaluated": "models/evaluated",
+         "drift": "monitoring/drift"}
 
 
 def pipeline_asset(kind: str, pipeline: str) -> Asset:
