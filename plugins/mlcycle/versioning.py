@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from mlcycle import settings, storage
+from mlcycle import object_store, settings, storage
 from mlcycle.locks import file_lock
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ def _repo(root: Path, remote: str):
         conf["core"]["analytics"] = False
         conf["core"]["remote"] = REMOTE_NAME
         conf["remote"][REMOTE_NAME] = {"url": remote}
+    if object_store.is_s3(remote):  # endpoint and credentials from the Airflow connection, in memory only
+        repo = Repo(str(root), config={"remote": {REMOTE_NAME: object_store.dvc_remote(remote)}})
     return repo
 
 
@@ -64,3 +66,35 @@ def version_file(source_uri: str, relative_path: str, root: Path | None = None,
     log.info("versioned %s with DVC: md5 %s, pushed to %s", relative_path, md5, remote)
     return DataVersion(md5=md5, path=relative_path, pointer=str(pointer), pointer_text=text, remote=remote)
 
+
+
+def restore(pointer_text: str, relative_path: str, root: Path | None = None, remote: str | None = None) -> Path:
+    """Pull the content a ``.dvc`` pointer names (by md5) from the remote to ``relative_path``; return its path."""
+    root = root or settings.dvc_repo_dir()
+    remote = remote or settings.dvc_remote_uri()
+    target = root / relative_path
+    with file_lock(root.parent / f".{root.name}.lock"):
+        repo = _repo(root, remote)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pointer = target.with_name(target.name + ".dvc")
+        pointer.write_text(pointer_text)
+        repo.pull(targets=[str(pointer)], force=True)
+    log.info("restored %s from %s (md5 %s)", relative_path, remote, yaml.safe_load(pointer_text)["outs"][0]["md5"])
+    return target
+
+
+def load_version(relative_path: str, md5: str, root: Path | None = None, remote: str | None = None) -> bytes:
+    """The content DVC versioned at ``relative_path``, pulled from the remote, checked against ``md5``."""
+    root = root or settings.dvc_repo_dir()
+    pointer = root / f"{relative_path}.dvc"
+    with file_lock(root.parent / f".{root.name}.lock"):
+        if not pointer.exists():
+            raise FileNotFoundError(f"no DVC pointer {pointer}: was {relative_path} versioned in this repo?")
+        recorded = yaml.safe_load(pointer.read_text())["outs"][0]["md5"]
+        if recorded != md5:
+            raise ValueError(f"DVC pointer {pointer} holds md5 {recorded}, lineage expects {md5}")
+        repo = _repo(root, remote or settings.dvc_remote_uri())
+        repo.pull(targets=[str(pointer)], force=True)
+        data = (root / relative_path).read_bytes()
+    log.info("loaded %s from DVC (md5 %s)", relative_path, md5)
+    return data
