@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from mlcycle import settings
+from mlcycle import object_store, settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +30,8 @@ class PartitionNotFound(FileNotFoundError):
 
 
 def _fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    if object_store.is_s3(uri):  # credentials and endpoint from the Airflow AWS connection
+        return fsspec.core.url_to_fs(uri, **object_store.fsspec_options())
     return fsspec.core.url_to_fs(uri)
 
 
