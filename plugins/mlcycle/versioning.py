@@ -67,22 +67,6 @@ def version_file(source_uri: str, relative_path: str, root: Path | None = None,
     return DataVersion(md5=md5, path=relative_path, pointer=str(pointer), pointer_text=text, remote=remote)
 
 
-
-def restore(pointer_text: str, relative_path: str, root: Path | None = None, remote: str | None = None) -> Path:
-    """Pull the content a ``.dvc`` pointer names (by md5) from the remote to ``relative_path``; return its path."""
-    root = root or settings.dvc_repo_dir()
-    remote = remote or settings.dvc_remote_uri()
-    target = root / relative_path
-    with file_lock(root.parent / f".{root.name}.lock"):
-        repo = _repo(root, remote)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pointer = target.with_name(target.name + ".dvc")
-        pointer.write_text(pointer_text)
-        repo.pull(targets=[str(pointer)], force=True)
-    log.info("restored %s from %s (md5 %s)", relative_path, remote, yaml.safe_load(pointer_text)["outs"][0]["md5"])
-    return target
-
-
 def load_version(relative_path: str, md5: str, root: Path | None = None, remote: str | None = None) -> bytes:
     """The content DVC versioned at ``relative_path``, pulled from the remote, checked against ``md5``."""
     root = root or settings.dvc_repo_dir()
