@@ -52,3 +52,15 @@ def gx_project_dir() -> Path:
 def gx_runtime_dir() -> Path:
     """Runtime root of the GX file context: validation results and Data Docs."""
     return state_dir() / "gx"
+
+
+def drift_queue_url(pipeline: str) -> str | None:
+    """SQS queue whose messages raise ``drift.<pipeline>`` (unset: no queue). ``{pipeline}`` in
+    ``$MLCYCLE_DRIFT_QUEUE_URL`` gives each pipeline its own queue."""
+    url = os.environ.get("MLCYCLE_DRIFT_QUEUE_URL", "").strip()
+    return url.replace("{pipeline}", pipeline) if url else None
+
+
+def drift_queue_poll_seconds() -> int:
+    """Pause between two empty receives of the drift queue watcher."""
+    return int(os.environ.get("MLCYCLE_DRIFT_QUEUE_POLL_SECONDS", "30"))
