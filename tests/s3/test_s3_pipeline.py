@@ -1,0 +1,163 @@
+"""S3 mode end to end on moto: the same DAG and step code with ``s3://`` landing, lake and DVC remote,
+and an MLflow server whose artifacts live on S3.
+
+Pipeline ``flights_s3`` is a copy of ``flights.yaml`` with a five-day window (its own Asset names, so
+the session's Airflow DB never sees ``raw.flights`` with a second URI).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from s3.conftest import s3_settings
+
+pytestmark = pytest.mark.integration
+
+PIPELINE = "flights_s3"
+DAYS = ["2013-01-09", "2013-01-10", "2013-01-11", "2013-01-12", "2013-01-13"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _config_text() -> str:
+    raw = yaml.safe_load((REPO / "include" / "pipelines" / "flights.yaml").read_text())
+    raw["name"] = PIPELINE
+    raw["training"].update(window_days=5, holdout_days=2, estimator="logistic_regression", search={"C": [1.0]})
+    return yaml.safe_dump(raw, sort_keys=False)
+
+
+def _keys(moto, bucket: str, prefix: str) -> list[str]:
+    pages = moto.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+@pytest.fixture(scope="module")
+def lake(moto, mlflow_s3, airflow_db, tmp_path_factory):
+    """S3 settings for the module; the MLflow server starts meanwhile and is waited for by ``mlflow``."""
+    from mlcycle.config import load_pipeline
+
+    root = tmp_path_factory.mktemp("s3-mode")
+    pipelines = root / "pipelines"
+    pipelines.mkdir()
+    (pipelines / f"{PIPELINE}.yaml").write_text(_config_text())
+    with pytest.MonkeyPatch.context() as patch:
+        s3_settings(patch, root / "state", pipelines)
+        patch.delenv("MLFLOW_UI_URL", raising=False)
+        yield SimpleNamespace(config=load_pipeline(PIPELINE), state=root / "state", moto=moto, patch=patch)
+
+
+def _land(config, ds: str) -> str:
+    from mlcycle import settings
+    from mlcycle.sources import nycflights
+
+    return nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+
+
+@pytest.fixture(scope="module")
+def ingested_by_dag(lake):
+    """``ingest_flights_s3`` via ``dag.test()``; the day's file lands on S3 only after the sensor has deferred."""
+    from mlcycle import dag_factory, storage
+
+    ds = DAYS[0]
+    dag = dag_factory.ingest_dag(lake.config)
+    sensor = dag.get_task("wait_for_file")
+    assert sensor.uri.startswith("s3://landing/")
+    assert not storage.exists(f"s3://landing/{lake.config.landing_path(ds)}")
+    timer = threading.Timer(8, _land, (lake.config, ds))
+    timer.start()
+    try:
+        run = dag.test(logical_date=dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC))
+    finally:
+        timer.cancel()
+    return run
+
+
+def test_ingest_dag_waits_for_the_s3_key_then_writes_the_lake_on_s3(ingested_by_dag, lake):
+    from mlcycle import storage
+
+    states = {ti.task_id: ti.state for ti in ingested_by_dag.get_task_instances()}
+    assert ingested_by_dag.state == "success", states
+    manifest = storage.read_manifest(f"s3://lake/mlcycle/raw/{PIPELINE}/ds={DAYS[0]}")
+    assert manifest["rows"] > 500
+    assert {f"mlcycle/raw/{PIPELINE}/ds={DAYS[0]}/{n}" for n in ("data.parquet", "_manifest.json")} <= set(
+        _keys(lake.moto, "lake", f"mlcycle/raw/{PIPELINE}/"))
+    md5 = manifest["md5"]
+    assert _keys(lake.moto, "dvc", f"remote/files/md5/{md5[:2]}/{md5[2:]}"), "DVC pushed nothing to s3://dvc"
+    assert not (lake.state / "lake").exists(), "nothing may be written to a local lake in S3 mode"
+
+
+@pytest.fixture(scope="module")
+def validated(lake, ingested_by_dag):
+    """The other days through the plain steps (what the operators call), then GX validation of all."""
+    from mlcycle import steps
+
+    for ds in DAYS[1:]:
+        _land(lake.config, ds)
+        steps.ingest_day(lake.config, ds)
+    return {ds: steps.validate_day(lake.config, ds) for ds in DAYS}
+
+
+def test_validation_publishes_and_quarantines_on_s3(validated, lake):
+    from mlcycle import steps, storage
+
+    for ds, result in validated.items():
+        raw = storage.read_manifest(storage.partition_uri("raw", PIPELINE, ds))
+        assert result["uri"] == f"s3://lake/mlcycle/validated/{PIPELINE}/ds={ds}"
+        assert result["raw_md5"] == raw["md5"]
+        assert raw["rows"] == result["rows"] + result["quarantined_rows"]
+        if result["quarantined_rows"]:
+            assert storage.read_partition(result["quarantine_uri"])["is_late"].isna().all()
+    assert storage.list_partitions("validated", PIPELINE) == DAYS
+    assert steps.pending_validation(lake.config) == []
+    assert _keys(lake.moto, "lake", f"mlcycle/quarantine/{PIPELINE}/")
+
+
+def test_dvc_pushes_to_s3_and_a_fresh_workspace_pulls_back_by_md5(validated, lake, tmp_path):
+    from mlcycle import settings, storage, versioning
+
+    ds = DAYS[1]
+    relative = f"raw/{PIPELINE}/ds={ds}/data.parquet"
+    md5 = storage.read_manifest(storage.partition_uri("raw", PIPELINE, ds))["md5"]
+    fresh = tmp_path / "dvc"  # another worker's workspace: nothing cached, only the pointer
+    (fresh / relative).parent.mkdir(parents=True)
+    (fresh / f"{relative}.dvc").write_text((settings.dvc_repo_dir() / f"{relative}.dvc").read_text())
+    data = versioning.load_version(relative, md5, root=fresh)
+    assert hashlib.md5(data).hexdigest() == md5
+    assert data == storage.read_bytes(storage.partition_uri("raw", PIPELINE, ds) + "/data.parquet")
+    assert "secret" not in (fresh / ".dvc" / "config").read_text(), "credentials stay in memory"
+
+
+@pytest.fixture(scope="module")
+def registered(validated, lake, mlflow_s3):
+    """train -> evaluate -> register through the plain model steps, with MLflow artifacts on S3."""
+    from mlcycle import model_steps
+
+    mlflow_s3.wait()
+    lake.patch.setenv("MLFLOW_TRACKING_URI", mlflow_s3.url)
+    trained = model_steps.train_model(lake.config, end=DAYS[-1], cause={"type": "test", "mode": "s3"})
+    evaluated = model_steps.evaluate_model(lake.config, trained["version"])
+    registered = model_steps.register_model(lake.config, trained["version"])
+    return SimpleNamespace(trained=trained, evaluated=evaluated, registered=registered)
+
+
+def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registered, lake):
+    from mlcycle import registry, storage
+
+    version = registered.trained["version"]
+    assert registered.evaluated["passed"], registered.evaluated["reasons"]
+    assert registered.registered["champion"] == version
+    tags = registry.version_info(PIPELINE, version)["tags"]
+    snapshot = tags["data.snapshot_uri"]
+    assert snapshot == f"s3://lake/mlcycle/training/{PIPELINE}/md5={tags['data.md5']}"
+    assert storage.read_manifest(snapshot)["rows"] == int(tags["data.rows"])
+    run = f"artifacts/{registered.trained['experiment_id']}/{registered.trained['run_id']}/artifacts"
+    artifacts = _keys(lake.moto, "mlflow", "artifacts/")
+    assert any(key.endswith("/MLmodel") for key in artifacts), artifacts  # MLflow 3: .../models/m-<id>/...
+    assert f"{run}/evaluation/gate_report.html" in artifacts
+    assert f"{run}/data/training_snapshot.parquet.dvc" in artifacts
