@@ -132,6 +132,24 @@ class EvaluationConfig(_Strict):
         0.0, ge=0, description="How much worse than the champion the challenger may be, per thresholded metric.")
 
 
+class MonitoringConfig(_Strict):
+    """Daily drift and quality checks against the champion's own training data, and retraining."""
+
+    columns: list[str] = Field(default_factory=list, description="Columns checked for drift; empty: the features.")
+    drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that raises drift.")
+    numeric_threshold: float = Field(0.1, gt=0, description="A numeric column drifts when its Wasserstein distance, "
+                                                            "in standard deviations of the reference, exceeds this.")
+    categorical_threshold: float = Field(0.1, gt=0, le=1, description="A categorical column drifts when its "
+                                                                      "Jensen-Shannon distance exceeds this.")
+    quality_drop: float | None = Field(
+        0.05, ge=0, description="Drop of the primary metric below the champion's holdout figure that raises "
+                                "drift; null: ignore quality.")
+    sample_rows: int = Field(200_000, ge=1000, description="Rows per side the drift test reads at most.")
+    retrain_cron: str | None = Field("@weekly", description="Scheduled retraining, besides drift; null: none.")
+    cooldown_minutes: int = Field(360, ge=0, description="After a drift-triggered training, later alerts inside "
+                                                         "this many minutes are recorded and skipped.")
+
+
 class PipelineConfig(_Strict):
     """One model pipeline: its data contract and the settings of every stage."""
 
@@ -150,6 +168,7 @@ class PipelineConfig(_Strict):
     task: TaskType = "classification"
     training: TrainingConfig | None = None
     evaluation: EvaluationConfig = EvaluationConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @model_validator(mode="after")
     def _columns_declared(self) -> PipelineConfig:
@@ -174,17 +193,28 @@ class PipelineConfig(_Strict):
             for metric in [self.training.primary_metric, *self.evaluation.thresholds]:
                 if metric not in METRICS[self.task]:
                     raise ValueError(f"metric '{metric}' is not one of {sorted(METRICS[self.task])} for {self.task}")
+        unknown = [c for c in self.monitoring.columns if c not in self.columns]
+        if unknown:
+            raise ValueError(f"monitoring columns {unknown} are not listed under columns")
         return self
 
     @property
     def stages(self) -> list[str]:
         """The DAGs this pipeline gets: ``<stage>_<name>``."""
-        return ["ingest", "validate"] + (["train", "evaluate", "register", "rollback"] if self.training else [])
+        model_stages = ["train", "evaluate", "register", "rollback", "score", "monitor"]
+        return ["ingest", "validate"] + (model_stages if self.training else [])
 
     @property
     def model_name(self) -> str:
         """Registered model name in MLflow."""
         return self.name
+
+    @property
+    def monitored_columns(self) -> list[str]:
+        """Columns the drift check compares: the configured list, else the model's features."""
+        if self.monitoring.columns or not self.training:
+            return self.monitoring.columns or [c for c in self.columns if c not in (self.label, self.date_column)]
+        return self.training.numeric_features + self.training.categorical_features
 
     @property
     def suite_name(self) -> str:

@@ -260,3 +260,59 @@ def rollback(name: str, version: int | None, reason: str, airflow_run: str = "")
             raise RegistryError(f"{name} v{target} never passed the gate (gate={tags.get('gate', 'none')}); "
                                 "roll back only to a version that did")
         return _move_champion(name, target, "rollback", reason, {"airflow_run": airflow_run})
+
+
+def champion(name: str) -> dict[str, Any] | None:
+    """The serving version's :func:`version_info` (run id, lineage tags), or None before the first promotion."""
+    version = alias_version(name, CHAMPION)
+    return None if version is None else version_info(name, version)
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    return dict(client().get_run(run_id).data.metrics)
+
+
+def log_monitoring(name: str, ds: str, metrics: dict[str, float], tags: dict[str, str],
+                   files: list[str]) -> dict[str, str]:
+    """One run per monitored day in ``<name>-monitoring``; re-checking a day replaces its run."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    mlflow_client = client()
+    experiment = mlflow.set_experiment(f"{name}-monitoring")
+    for old in mlflow_client.search_runs([experiment.experiment_id], f"tags.ds = '{ds}'"):
+        mlflow_client.delete_run(old.info.run_id)
+    now = int(time.time() * 1000)
+    with mlflow.start_run(run_name=f"monitor {ds}", tags={"ds": ds, **tags}) as run:
+        mlflow_client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
+        for path in files:
+            mlflow_client.log_artifact(run.info.run_id, path, "monitoring")
+    return {"run_id": run.info.run_id, "experiment_id": experiment.experiment_id}
+
+
+def record_alert(name: str, action: str, cause: dict[str, Any], reason: str) -> None:
+    """A drift alert and what became of it (e.g. skipped inside the cooldown), in ``<name>-monitoring``."""
+    import json
+
+    import mlflow
+
+    client()
+    mlflow.set_experiment(f"{name}-monitoring")
+    with mlflow.start_run(run_name=f"alert {action}", tags={"alert": action, "reason": reason[:4900],
+                                                           "cause": json.dumps(cause, default=str)[:4900]}):
+        pass
+
+
+def last_alert_training(name: str) -> dt.datetime | None:
+    """When the newest version trained because of an Asset event (a drift alert) was registered."""
+    import json
+
+    stamps = []
+    for mv in client().search_model_versions(f"name = '{name}'"):
+        try:
+            cause = json.loads(mv.tags.get("cause", "{}"))
+        except ValueError:
+            continue
+        if cause.get("type") == "asset":
+            stamps.append(mv.creation_timestamp)
+    return dt.datetime.fromtimestamp(max(stamps) / 1000, dt.UTC) if stamps else None
