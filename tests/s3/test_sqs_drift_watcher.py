@@ -1,0 +1,83 @@
+"""Queue-driven drift alerts with a real triggerer: a message on SQS (moto) emits ``drift.flights``.
+
+A real ``airflow standalone`` (scheduler, DAG processor, triggerer, API server) on free ports, with
+``MLCYCLE_DRIFT_QUEUE_URL`` and the ``aws_default`` connection in its environment. Airflow runs an
+Asset's watchers only while an active DAG schedules on that Asset: here ``train_flights``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from conftest import free_port
+
+pytestmark = pytest.mark.e2e
+DRIFT = "drift.flights"
+
+
+@pytest.fixture(scope="module")
+def airflow(moto, tmp_path_factory):
+    """The embedded Airflow alone: MLflow serves nothing this test needs."""
+    from mlcycle import runtime
+
+    @dataclass(frozen=True)
+    class AirflowOnly(runtime.Runtime):
+        def commands(self) -> dict[str, list[str]]:
+            return {"airflow": super().commands()["airflow"]}
+
+        def health_urls(self) -> dict[str, str]:
+            return {"airflow": super().health_urls()["airflow"]}
+
+        def ports(self) -> dict[str, int]:
+            return {"airflow": self.airflow_port}
+
+    queue = moto.client("sqs").create_queue(QueueName="mlcycle-drift-flights")["QueueUrl"]
+    home = tmp_path_factory.mktemp("sqs") / "state"
+    rt = AirflowOnly(home=home, airflow_port=free_port(), mlflow_port=free_port(),
+                     log_ports=(free_port(), free_port()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLCYCLE_HOME", str(home))
+        patch.setenv("MLCYCLE_DRIFT_QUEUE_URL", queue.replace("flights", "{pipeline}"))
+        patch.setenv("MLCYCLE_DRIFT_QUEUE_POLL_SECONDS", "2")
+        for name in ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE"):
+            patch.delenv(name, raising=False)
+        try:
+            runtime.start(rt)
+            yield rt, queue
+        finally:
+            runtime.stop(rt)
+
+
+def test_a_message_on_the_drift_queue_emits_the_drift_asset_and_triggers_retraining(airflow, moto):
+    from mlcycle import runtime
+    from mlcycle.airflow_client import AirflowClient
+
+    rt, queue = airflow
+    client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
+    client.wait_for_dags(["train_flights"])
+    (asset,) = [a for a in client.get("/assets", limit=100)["assets"] if a["name"] == DRIFT]
+    assert "train_flights" in {d["dag_id"] for d in asset["scheduled_dags"]}, f"train_flights must schedule on {DRIFT}"
+    body = json.dumps({"pipeline": "flights", "source": "external-monitor", "drifted_columns": ["dep_delay"]})
+    moto.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
+
+    deadline = time.monotonic() + 300
+    events, runs = [], []
+    while time.monotonic() < deadline:
+        events = [e for e in client.get("/assets/events", limit=100)["asset_events"] if e.get("name") == DRIFT]
+        runs = [r for r in client.dag_runs("train_flights") if r["run_type"] == "asset_triggered"]
+        if events and runs:
+            break
+        time.sleep(3)
+    (asset,) = [a for a in client.get("/assets", limit=100)["assets"] if a["name"] == DRIFT]
+    assert "drift_queue_flights" in {w["name"] for w in asset["watchers"]}, asset
+    assert events, f"no {DRIFT} event within 300 s; triggerer log: {rt.home / 'logs' / 'airflow.log'}"
+    (event,) = events
+    assert event["extra"]["from_trigger"] is True
+    assert "external-monitor" in json.dumps(event["extra"]["payload"]), event  # the message body
+    assert runs, "train_flights got no asset-triggered run from the drift event"
+    attributes = moto.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0", "the watcher deletes what it consumed"
