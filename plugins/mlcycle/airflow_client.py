@@ -78,6 +78,19 @@ class AirflowClient:
         health = self.request("GET", "/monitor/health")
         return health.get("scheduler", {}).get("status") == "healthy"
 
+    def asset_id(self, uri: str) -> int:
+        """The id Airflow gave the Asset with this URI (it knows it once a DAG using it was parsed)."""
+        assets = self.get("/assets", uri_pattern=uri, limit=100)["assets"]
+        match = [a["id"] for a in assets if a["uri"] == uri]
+        if not match:
+            raise AirflowAPIError(f"Airflow knows no Asset with URI {uri}; check the pipeline name, and that "
+                                  "its DAGs are parsed (`GET /api/v2/assets`)")
+        return match[0]
+
+    def create_asset_event(self, uri: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """Record an event on the Asset at ``uri``, as if a task had produced it; consumers are scheduled."""
+        return self.post("/assets/events", {"asset_id": self.asset_id(uri), "extra": extra})
+
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
                 ) -> dict[str, Any]:
         return self.post(f"/dags/{dag_id}/dagRuns", {"conf": conf or {}, "logical_date": logical_date})

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from mlcycle import settings
 from mlcycle.assets import pipeline_asset
 from mlcycle.config import PipelineConfig, load_pipelines
 from mlcycle.operators import (
+    DriftAlertOperator,
     EvaluateOperator,
     IngestOperator,
     LandingFileSensor,
+    MonitorOperator,
     RegisterOperator,
     ResolvePartitionsOperator,
     RollbackOperator,
+    ScoreOperator,
     TrainOperator,
     ValidateOperator,
 )
@@ -60,13 +63,17 @@ def validate_dag(config: PipelineConfig) -> DAG:
     """``validate_<p>``: GX suite on each new raw partition; failing rows to quarantine, the rest published."""
     kwargs = _common(config, "validate", "GX suite on each new raw partition; failing rows to quarantine, the rest "
                      "published.\n\nRuns when `raw." + config.name + "` gets new partitions, or by hand for one date.")
-    params = {"ds": Param(None, type=["null", "string"], format="date", title="Partition date",
-                          description="Validate this date by hand (YYYY-MM-DD). Empty: the dates of the "
-                                      "triggering raw Asset events.")}
-    with DAG(schedule=[pipeline_asset("raw", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
+    with DAG(schedule=[pipeline_asset("raw", config.name)], params={"ds": _ds_param("Validate", "raw")},
+             max_active_runs=1, **kwargs) as dag:
         dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name)
         ValidateOperator.partial(task_id="validate", pipeline=config.name).expand(ds=dates.output)
     return dag
+
+
+def _ds_param(what: str, upstream: str) -> Param:
+    return Param(None, type=["null", "string"], format="date", title="Partition date",
+                 description=f"{what} this date by hand (YYYY-MM-DD). Empty: the dates of the triggering "
+                             f"{upstream} Asset events, plus any day not handled yet.")
 
 
 def _version_param(what: str) -> Param:
@@ -76,10 +83,19 @@ def _version_param(what: str) -> Param:
 
 def train_dag(config: PipelineConfig) -> DAG:
     """``train_<p>``: train on the validated window, log to MLflow, register the ``challenger``."""
-    training = config.training
+    training, monitoring = config.training, config.monitoring
+    drift = pipeline_asset("drift", config.name)
+    when = f"Runs on `drift.{config.name}` (monitor or external alert)"
+    schedule: AssetOrTimeSchedule | list = [drift]
+    if monitoring.retrain_cron:
+        schedule = AssetOrTimeSchedule(timetable=CronTriggerTimetable(monitoring.retrain_cron, timezone="UTC"),
+                                       assets=drift)
+        when += f", on the schedule `{monitoring.retrain_cron}` (UTC)"
     kwargs = _common(config, "train", "Build the training snapshot from the validated window (versioned with "
                      "DVC), search, fit, log to MLflow and register the model as `challenger`; emits "
-                     f"`candidate.{config.name}` for the Evidently gate.")
+                     f"`candidate.{config.name}` for the Evidently gate.\n\n{when}, and by hand. A drift alert "
+                     f"within {monitoring.cooldown_minutes} min of the last drift-triggered training is recorded "
+                     "and skipped. The cause (alert extras, schedule or your reason) is recorded on the MLflow run.")
     params = {
         "window_end": Param(None, type=["null", "string"], format="date", title="Last day of the window",
                           description="YYYY-MM-DD. Empty: the latest validated day."),
@@ -89,7 +105,7 @@ def train_dag(config: PipelineConfig) -> DAG:
                            description=f"Empty: {training.estimator} from the config."),
         "reason": Param("", type="string", title="Reason", description="Why you retrain; recorded on the MLflow run."),
     }
-    with DAG(schedule=None, params=params, max_active_runs=1, **kwargs) as dag:
+    with DAG(schedule=schedule, params=params, max_active_runs=1, **kwargs) as dag:
         TrainOperator(task_id="train", pipeline=config.name)
     return dag
 
@@ -125,6 +141,43 @@ def rollback_dag(config: PipelineConfig) -> DAG:
               "reason": Param("", type="string", minLength=3, title="Reason", description="Recorded in the history.")}
     with DAG(schedule=None, params=params, max_active_runs=1, **kwargs) as dag:
         RollbackOperator(task_id="rollback", pipeline=config.name, pool=settings.PROMOTION_POOL)
+    return dag
+
+
+def score_dag(config: PipelineConfig) -> DAG:
+    """``score_<p>``: batch predictions of the champion for each new validated day."""
+    kwargs = _common(config, "score", f"Batch predictions of `models:/{config.model_name}@champion` for each new "
+                     f"validated day, to `predictions/{config.name}/ds=<day>/`, the model version on every row. "
+                     "Skipped while there is no champion.")
+    with DAG(schedule=[pipeline_asset("validated", config.name)], params={"ds": _ds_param("Score", "validated")},
+             max_active_runs=1, **kwargs) as dag:
+        dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name, stage="score")
+        ScoreOperator.partial(task_id="score", pipeline=config.name).expand(ds=dates.output)
+    return dag
+
+
+def monitor_dag(config: PipelineConfig) -> DAG:
+    """``monitor_<p>``: Evidently drift and quality of each new day; raises ``drift.<p>`` when it drifts."""
+    monitoring = config.monitoring
+    kwargs = _common(config, "monitor", "Evidently report of each new validated day against the champion's own "
+                     "training snapshot (loaded from DVC): data drift, drift of the model's output and, with labels, "
+                     f"model quality. Figures go to the MLflow experiment `{config.model_name}-monitoring`. "
+                     f"`drift.{config.name}` is raised when the drifted share reaches {monitoring.drift_share} or "
+                     f"{config.training.primary_metric} drops by more than {monitoring.quality_drop}.")
+    params = {
+        "ds": _ds_param("Monitor", "validated"),
+        "drift_share": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=1, title="Drift share",
+                             description=f"Override: share of drifted columns that raises drift. Empty: "
+                                         f"{monitoring.drift_share} from the config."),
+        "quality_drop": Param(None, type=["null", "number"], minimum=0, title="Quality drop",
+                              description=f"Override: drop of {config.training.primary_metric} below the champion's "
+                                          f"holdout that raises drift. Empty: {monitoring.quality_drop}."),
+    }
+    with DAG(schedule=[pipeline_asset("validated", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
+        dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name, stage="monitor")
+        checks = MonitorOperator.partial(task_id="monitor", pipeline=config.name).expand(ds=dates.output)
+        DriftAlertOperator(task_id="raise_drift", pipeline=config.name, results=checks.output,
+                           trigger_rule="none_failed")
     return dag
 
 

@@ -44,6 +44,16 @@ class GateReportLink(_PersistedLink):
     name = "Evidently report"
 
 
+class DriftReportLink(_PersistedLink):
+    name = "Drift report"
+
+
+def monitoring_urls(ui: str, experiment_id: str, run_id: str) -> dict[type[_PersistedLink], str]:
+    """A monitoring run and the drift report attached to it."""
+    run = f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
+    return {MlflowRunLink: run, DriftReportLink: f"{run}/artifacts/monitoring/drift_report.html"}
+
+
 def mlflow_urls(ui: str, name: str, version: int, experiment_id: str, run_id: str) -> dict[str, Any]:
     """The three URLs, from the MLflow UI base URL and a model version's ids."""
     return {

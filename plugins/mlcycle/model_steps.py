@@ -195,4 +195,5 @@ def monitor_day(config: PipelineConfig, ds: str, drift_share: float | None = Non
         "champion": str(version), "drift": str(result.drift).lower(), "drifted": ",".join(result.drifted_columns),
         "reasons": "; ".join(result.reasons)[:4900] or "no drift", "reference_md5": tags.get("data.md5", ""),
         "report": report}, [result.html_path, result.json_path])
-    return {"ds": ds, "champion": version, "report_uri": report, **run, **result.as_dict()}
+    return {"ds": ds, "partition": validated_uri, "champion": version, "report_uri": report, **run,
+            **result.as_dict()}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from mlcycle.links import GateReportLink, MlflowRunLink, ModelVersionLink
+from mlcycle.links import DriftReportLink, GateReportLink, MlflowRunLink, ModelVersionLink
 
 
 class MlcyclePlugin(AirflowPlugin):
     name = "mlcycle"
-    operator_extra_links = [MlflowRunLink(), ModelVersionLink(), GateReportLink()]
+    operator_extra_links = [MlflowRunLink(), ModelVersionLink(), GateReportLink(), DriftReportLink()]

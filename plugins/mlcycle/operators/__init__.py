@@ -3,7 +3,9 @@
 from mlcycle.operators.ingest import IngestOperator
 from mlcycle.operators.landing import LandingFileSensor
 from mlcycle.operators.model import EvaluateOperator, RegisterOperator, RollbackOperator, TrainOperator
+from mlcycle.operators.monitor import DriftAlertOperator, MonitorOperator, ScoreOperator
 from mlcycle.operators.validate import ResolvePartitionsOperator, ValidateOperator
 
-__all__ = ["EvaluateOperator", "IngestOperator", "LandingFileSensor", "RegisterOperator", "ResolvePartitionsOperator",
-           "RollbackOperator", "TrainOperator", "ValidateOperator"]
+__all__ = ["DriftAlertOperator", "EvaluateOperator", "IngestOperator", "LandingFileSensor", "MonitorOperator",
+           "RegisterOperator", "ResolvePartitionsOperator", "RollbackOperator", "ScoreOperator", "TrainOperator",
+           "ValidateOperator"]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowSkipException
 
 from mlcycle.assets import pipeline_asset
 from mlcycle.links import GateReportLink, MlflowRunLink, ModelVersionLink
@@ -51,6 +52,24 @@ def _cause(context: Context) -> dict[str, Any]:
             "reason": context["params"].get("reason") or ""}
 
 
+def _skip_inside_cooldown(config, cause: dict[str, Any]) -> None:
+    """Debounce drift alerts: inside the cooldown after a drift-triggered training, record and skip."""
+    import datetime as dt
+
+    from mlcycle import registry
+
+    last = registry.last_alert_training(config.model_name)
+    cooldown = dt.timedelta(minutes=config.monitoring.cooldown_minutes)
+    if last is None or dt.datetime.now(dt.UTC) - last >= cooldown:
+        return
+    reason = (f"drift alert inside the cooldown: the last drift-triggered training of {config.name} was at "
+              f"{last:%Y-%m-%d %H:%M:%S} UTC, cooldown {config.monitoring.cooldown_minutes} min "
+              "(monitoring.cooldown_minutes); recorded in the MLflow experiment "
+              f"{config.model_name}-monitoring, no training. Trigger train_{config.name} by hand to train anyway.")
+    registry.record_alert(config.model_name, "skipped", cause, reason)
+    raise AirflowSkipException(reason)
+
+
 class TrainOperator(BaseOperator):
     """Train on the validated window ending at ``window_end`` and register the model as ``challenger``.
 
@@ -75,11 +94,16 @@ class TrainOperator(BaseOperator):
         from mlcycle import model_steps
         from mlcycle.config import load_pipeline
 
+        config = load_pipeline(self.pipeline)
+        cause = _cause(context)
+        self.log.info("cause of this training: %s", cause)
+        if cause["type"] == "asset":
+            _skip_inside_cooldown(config, cause)
         airflow = {"dag_id": self.dag_id, "run_id": context["run_id"], "task_id": self.task_id}
         with fail_fast_on_data_errors():
-            result = model_steps.train_model(load_pipeline(self.pipeline), self.window_end or None,
+            result = model_steps.train_model(config, self.window_end or None,
                                              int(self.window_days) if self.window_days else None,
-                                             self.estimator or None, _cause(context), airflow)
+                                             self.estimator or None, cause, airflow)
         _persist_links(self, context, result["version"], result["experiment_id"], result["run_id"])
         context["outlet_events"][pipeline_asset("candidate", self.pipeline)].extra = {
             "version": result["version"], "run_id": result["run_id"], "snapshot_md5": result["snapshot_md5"]}

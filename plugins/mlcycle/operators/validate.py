@@ -11,33 +11,43 @@ from mlcycle.assets import pipeline_asset
 from mlcycle.operators._failfast import fail_fast_on_data_errors
 
 
+def _pending(stage: str, config) -> list[str]:
+    from mlcycle import model_steps, steps
+
+    if stage == "validate":
+        return steps.pending_validation(config)
+    return model_steps.pending_days(config, {"score": "predictions", "monitor": "monitoring"}[stage])
+
+
 class ResolvePartitionsOperator(BaseOperator):
-    """List the dates a run must validate: the ``ds`` Param if set, else the dates of the triggering
-    Asset events plus any raw partition not yet validated (events can be coalesced or missed).
+    """List the dates a run of ``stage`` (validate, score, monitor) must handle: the ``ds`` Param if
+    set, else the dates of the triggering Asset events plus any day the stage has not handled yet
+    (events can be coalesced or missed, so the lake is the work list).
 
     Returns a list for dynamic task mapping; an empty list skips the mapped task.
     """
 
     template_fields: Sequence[str] = ("ds",)
 
-    def __init__(self, *, pipeline: str, ds: str | None = "{{ params.ds or '' }}", **kwargs: Any) -> None:
+    def __init__(self, *, pipeline: str, stage: str = "validate", ds: str | None = "{{ params.ds or '' }}",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pipeline = pipeline
+        self.stage = stage
         self.ds = ds
 
     def execute(self, context: Context) -> list[str]:
-        from mlcycle import steps
         from mlcycle.config import load_pipeline
 
         if self.ds:
             return [self.ds]
         dates = {event.extra["ds"] for events in context["triggering_asset_events"].values()
                  for event in events if "ds" in (event.extra or {})}
-        pending = set(steps.pending_validation(load_pipeline(self.pipeline)))
-        self.log.info("dates from Asset events: %s; raw partitions not yet validated: %s",
-                      sorted(dates), sorted(pending - dates))
+        pending = set(_pending(self.stage, load_pipeline(self.pipeline)))
+        self.log.info("dates from Asset events: %s; days not handled by %s yet: %s",
+                      sorted(dates), self.stage, sorted(pending - dates))
         if not dates | pending:
-            self.log.info("nothing to validate: trigger with a date, e.g. {\"ds\": \"2013-01-01\"}")
+            self.log.info("nothing to %s: trigger with a date, e.g. {\"ds\": \"2013-01-01\"}", self.stage)
         return sorted(dates | pending)
 
 
