@@ -1,70 +1,236 @@
-"""The demo path on a real ``airflow standalone`` and ``mlflow server``, on free ports.
+"""The whole lifecycle on a real ``airflow standalone`` and ``mlflow server``, on free ports.
 
-The scheduler runs ingest_flights for three days; validate_flights must follow through Asset
-scheduling alone. Nothing here calls ``dag.test()``.
+Nothing here calls ``dag.test()``: after the January champion is seeded, every DAG run is created by
+the scheduler (Assets) or through the REST API, as a user or an external monitor would.
+
+    seed      Jan 1-4 ingested and validated, champion v1 trained on them (plain domain calls)
+    scheduler Jul 1-3 land -> ingest -> validate (Asset) -> score + monitor (Asset) -> drift.flights
+              -> train (Asset) -> evaluate -> register: the gate decides the champion
+    REST      score with the champion; then a burst of 10 external drift alerts: one training, not ten
+
+The pipeline is ``flights`` with a test-sized window (four days, one held out), a one-point search and
+a one-minute cooldown, from a pipelines folder of this module.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+import yaml
 
 from conftest import free_port
 
 pytestmark = pytest.mark.e2e
-DAYS = ["2013-03-01", "2013-03-02", "2013-03-03"]
+REPO = Path(__file__).resolve().parents[2]
+JANUARY = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
+JULY = ["2013-07-01", "2013-07-02", "2013-07-03"]
+HANG_GUARD = 900  # seconds; only stops a stuck scheduler from hanging CI, never a performance limit
+
+
+def _e2e_config() -> str:
+    raw = yaml.safe_load((REPO / "include" / "pipelines" / "flights.yaml").read_text())
+    raw["training"].update(window_days=4, holdout_days=1, estimator="logistic_regression", search={"C": [1.0]})
+    raw["evaluation"] = {"thresholds": {"roc_auc": 0.55}, "max_regression": 0.02}
+    raw["monitoring"].update(cooldown_minutes=1, retrain_cron=None)
+    return yaml.safe_dump(raw, sort_keys=False)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    from mlcycle import runtime
-
-    home = tmp_path_factory.mktemp("e2e") / "state"
-    rt = runtime.Runtime(home=home, airflow_port=free_port(), mlflow_port=free_port(),
-                         log_ports=(free_port(), free_port()))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLCYCLE_HOME", str(home))
-        try:
-            runtime.start(rt)
-            yield rt
-        finally:
-            runtime.stop(rt)
-
-
-def test_scheduler_runs_ingest_then_validate_through_assets(stack):
-    from mlcycle import runtime, settings, steps, storage
+    """The embedded stack on free ports, with January validated and a champion trained on it."""
+    from mlcycle import model_steps, runtime, settings, steps
     from mlcycle.airflow_client import AirflowClient
     from mlcycle.config import load_pipeline
     from mlcycle.sources import nycflights
 
-    assert Path(os.environ["MLCYCLE_HOME"]) == stack.home
-    config = load_pipeline("flights")
-    for ds in DAYS:
-        nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
-    client = AirflowClient(stack.airflow_url, runtime.USERNAME, stack.password())
-    client.wait_for_dags(["ingest_flights", "validate_flights"])
-    client.run_days("ingest_flights", DAYS)
+    root = tmp_path_factory.mktemp("e2e")
+    pipelines = root / "pipelines"
+    pipelines.mkdir()
+    (pipelines / "flights.yaml").write_text(_e2e_config())
+    rt = runtime.Runtime(home=root / "state", airflow_port=free_port(), mlflow_port=free_port(),
+                         log_ports=(free_port(), free_port()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLCYCLE_HOME", str(rt.home))
+        patch.setenv("MLCYCLE_PIPELINES_DIR", str(pipelines))
+        patch.setenv("MLFLOW_TRACKING_URI", rt.mlflow_url)
+        for name in ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE",
+                     "MLFLOW_UI_URL"):
+            patch.delenv(name, raising=False)
+        config = load_pipeline("flights")
+        for ds in JANUARY:
+            nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+            steps.ingest_day(config, ds)
+            steps.validate_day(config, ds)
+        try:
+            runtime.start(rt)
+            seeded = model_steps.train_model(config, JANUARY[-1], cause={"type": "manual", "reason": "e2e seed"})
+            model_steps.evaluate_model(config, seeded["version"])
+            model_steps.register_model(config, seeded["version"])
+            client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
+            yield SimpleNamespace(rt=rt, client=client, config=config, seeded=seeded)
+        finally:
+            runtime.stop(rt)
 
-    deadline = time.monotonic() + 600
+
+def _wait(what: str, done: Callable[[], Any], check: Callable[[], None] = lambda: None) -> Any:
+    """Poll until ``done()`` is truthy; ``check()`` fails early (e.g. on a failed run)."""
+    deadline = time.monotonic() + HANG_GUARD
     while time.monotonic() < deadline:
-        ingest = client.dag_runs("ingest_flights")
-        validate = client.dag_runs("validate_flights")
-        if (len(ingest) == len(DAYS) and all(r["state"] == "success" for r in ingest + validate)
-                and storage.list_partitions("validated", "flights") == DAYS):
-            break
-        assert not any(r["state"] == "failed" for r in ingest + validate), (ingest, validate)
-        time.sleep(5)
-    else:
-        pytest.fail(f"pipeline did not finish: ingest {ingest}, validate {validate}")
+        check()
+        result = done()
+        if result:
+            return result
+        time.sleep(4)
+    pytest.fail(f"timed out waiting for {what}")
 
-    assert {r["logical_date"][:10] for r in ingest} == set(DAYS)
-    assert validate, "validate_flights never ran"
+
+def _no_failed_runs(client, *dag_ids: str) -> Callable[[], None]:
+    def check() -> None:
+        failed = {d: [r["dag_run_id"] for r in client.dag_runs(d) if r["state"] == "failed"] for d in dag_ids}
+        assert not any(failed.values()), f"failed runs: {failed}"
+    return check
+
+
+def _settled(client, *dag_ids: str) -> bool:
+    return all(r["state"] in ("success", "failed") for d in dag_ids for r in client.dag_runs(d))
+
+
+def _task_states(client, dag_id: str, run_id: str) -> dict[str, list[str]]:
+    states: dict[str, list[str]] = {}
+    for ti in client.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]:
+        states.setdefault(ti["task_id"], []).append(ti["state"])
+    return states
+
+
+def _versions(cause_type: str | None = None) -> list[dict[str, Any]]:
+    from mlcycle import registry
+
+    versions = [registry.version_info("flights", int(v.version))
+                for v in registry.client().search_model_versions("name = 'flights'")]
+    return sorted((v for v in versions
+                   if cause_type is None or json.loads(v["tags"]["cause"]).get("type") == cause_type),
+                  key=lambda v: v["version"])
+
+
+STAGES = ["ingest_flights", "validate_flights", "score_flights", "monitor_flights", "train_flights",
+          "evaluate_flights", "register_flights"]
+
+
+@pytest.fixture(scope="module")
+def drift_chain(stack) -> SimpleNamespace:
+    """July lands; everything after the file drop is up to the scheduler."""
+    from mlcycle import registry, settings
+    from mlcycle.sources import nycflights
+
+    client = stack.client
+    client.wait_for_dags(STAGES)
+    for ds in JULY:
+        nycflights.land_day(ds, settings.landing_uri(), stack.config.landing_path(ds))
+    client.run_days("ingest_flights", JULY)
+    check = _no_failed_runs(client, *STAGES)
+    trained = _wait("an asset-triggered train_flights run to finish",
+                    lambda: [r for r in client.dag_runs("train_flights")
+                             if r["run_type"] == "asset_triggered" and r["state"] == "success"], check)
+    _wait("the drift-triggered version to be gated and registered",
+          lambda: _versions("asset") and all(v["tags"].get("gate") in ("passed", "failed") for v in _versions())
+          and not registry.alias_version("flights", registry.CHALLENGER) and _settled(client, *STAGES), check)
+    return SimpleNamespace(train_runs=trained)
+
+
+def test_july_drifts_and_the_drift_asset_retrains_through_the_gate(stack, drift_chain):
+    from mlcycle import registry, storage
+
+    client = stack.client
+    ingest, validate = client.dag_runs("ingest_flights"), client.dag_runs("validate_flights")
+    assert {r["logical_date"][:10] for r in ingest} == set(JULY)
+    assert validate
     assert {r["run_type"] for r in validate} == {"asset_triggered"}
-    assert steps.pending_validation(config) == []
-    events = client.get("/assets/events", limit=100)["asset_events"]
-    raw_events = [e for e in events if e["uri"].endswith("/raw/flights")]
-    assert sorted(e["extra"]["ds"] for e in raw_events) == DAYS
-    assert all(e["extra"]["md5"] and e["extra"]["rows"] > 0 for e in raw_events)
+    assert storage.list_partitions("validated", "flights") == JANUARY + JULY
+    raw_events = [e for e in client.get("/assets/events", limit=100)["asset_events"]
+                  if e["uri"].endswith("/raw/flights")]
+    assert sorted(e["extra"]["ds"] for e in raw_events) == JULY
+
+    # the monitor found drift against the January champion and raised drift.flights
+    drift_events = [e for e in client.get("/assets/events", limit=100)["asset_events"]
+                    if e["uri"].endswith("/monitoring/drift/flights")]
+    assert drift_events, "monitor_flights raised no drift event"
+    extra = drift_events[0]["extra"]
+    assert extra["source"] == "monitor"
+    assert extra["ds"] in JULY
+    assert {"temp", "dewp"} <= set(extra["drifted_columns"])
+    assert extra["champion"] == stack.seeded["version"]
+    assert storage.exists(extra["report_uri"])
+
+    # the drift-triggered training: its cause is on the MLflow run and on the model version. (An alert
+    # that came before enough July days were validated was deferred; later ones inside the cooldown skipped.)
+    retrained = _versions("asset")[-1]
+    cause = json.loads(retrained["tags"]["cause"])
+    assert cause["type"] == "asset"
+    assert any(e.get("source") == "monitor" and e.get("drifted_columns") for e in cause["events"])
+    assert registry.client().get_run(retrained["run_id"]).data.tags["cause"] == retrained["tags"]["cause"]
+    assert retrained["tags"]["data.window"].startswith(JULY[0])
+    for version in _versions("asset"):
+        assert version["tags"]["gate"] in ("passed", "failed"), "every drift-triggered version went through the gate"
+
+    # the champion is whatever the gate decided
+    champion = registry.alias_version("flights", registry.CHAMPION)
+    gate = retrained["tags"]["gate"]
+    assert champion == (retrained["version"] if gate == "passed" else stack.seeded["version"])
+    assert registry.history("flights")[-1]["action"] == ("promote" if gate == "passed" else "reject")
+
+
+def test_predictions_are_made_by_the_champion(stack, drift_chain):
+    from mlcycle import registry, storage
+
+    client = stack.client
+    assert set(storage.list_partitions("predictions", "flights")) == set(JULY)
+    run = client.trigger("score_flights", conf={"ds": JULY[-1]})
+    check = _no_failed_runs(client, "score_flights")
+    _wait("the manual score run", lambda: client.dag_runs("score_flights")[-1]["state"] == "success"
+          and any(r["dag_run_id"] == run["dag_run_id"] and r["state"] == "success"
+                  for r in client.dag_runs("score_flights")), check)
+    predictions = storage.read_partition(storage.partition_uri("predictions", "flights", JULY[-1]))
+    assert set(predictions["model_version"]) == {registry.alias_version("flights", registry.CHAMPION)}
+    assert len(predictions) > 0
+
+
+def test_a_burst_of_ten_drift_alerts_trains_once(stack, drift_chain):
+    from mlcycle import alerts, registry
+
+    client = stack.client
+    last = registry.last_alert_training("flights")
+    cooldown = stack.config.monitoring.cooldown_minutes * 60
+    time.sleep(max(0.0, cooldown - (time.time() - last.timestamp()) + 1))  # let the cooldown run out
+    before = {r["dag_run_id"] for r in client.dag_runs("train_flights")}
+    versions_before = {v["version"] for v in _versions()}
+    args = ["flights", "--airflow-url", stack.rt.airflow_url, "--password", stack.rt.password()]
+    for i in range(10):
+        assert alerts.main([*args, "--reason", f"external monitor alert {i}", "--columns", "temp"]) == 0
+
+    check = _no_failed_runs(client, "train_flights", "evaluate_flights", "register_flights")
+    events = [e for e in client.get("/assets/events", limit=200)["asset_events"]
+              if e["uri"].endswith("/monitoring/drift/flights") and e["extra"].get("source") == "external"]
+    assert len(events) == 10
+    _wait("the alert-triggered runs to finish", lambda: [r for r in client.dag_runs("train_flights")
+                                                         if r["dag_run_id"] not in before]
+          and _settled(client, "train_flights", "evaluate_flights", "register_flights")
+          and not registry.alias_version("flights", registry.CHALLENGER), check)
+    runs = [r for r in client.dag_runs("train_flights") if r["dag_run_id"] not in before]
+    assert {r["run_type"] for r in runs} == {"asset_triggered"}
+    states = [_task_states(client, "train_flights", r["dag_run_id"])["train"] for r in runs]
+    assert sum(s == ["success"] for s in states) == 1, states
+    assert all(s in (["success"], ["skipped"]) for s in states), states
+
+    new = [v for v in _versions() if v["version"] not in versions_before]
+    assert len(new) == 1, "ten alerts must train one model, not ten"
+    cause = json.loads(new[0]["tags"]["cause"])
+    assert {e["source"] for e in cause["events"]} == {"external"}
+    if len(runs) > 1:  # the alerts that came in after the training were recorded as skipped
+        experiment = registry.client().get_experiment_by_name("flights-monitoring")
+        assert registry.client().search_runs([experiment.experiment_id], "tags.alert = 'skipped'")

@@ -70,6 +70,18 @@ def _skip_inside_cooldown(config, cause: dict[str, Any]) -> None:
     raise AirflowSkipException(reason)
 
 
+def _defer_alert(config, cause: dict[str, Any], error: Exception) -> None:
+    """A drift alert that arrives before there is enough new data: recorded and skipped, not failed.
+
+    No model is registered, so no cooldown starts: the monitor's next alert retrains.
+    """
+    from mlcycle import registry
+
+    reason = f"drift alert, but not enough validated data to retrain yet ({error}); the next alert retrains"
+    registry.record_alert(config.model_name, "deferred", cause, reason)
+    raise AirflowSkipException(reason) from error
+
+
 class TrainOperator(BaseOperator):
     """Train on the validated window ending at ``window_end`` and register the model as ``challenger``.
 
@@ -93,6 +105,7 @@ class TrainOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from mlcycle import model_steps
         from mlcycle.config import load_pipeline
+        from mlcycle.training import TrainingDataError
 
         config = load_pipeline(self.pipeline)
         cause = _cause(context)
@@ -101,9 +114,14 @@ class TrainOperator(BaseOperator):
             _skip_inside_cooldown(config, cause)
         airflow = {"dag_id": self.dag_id, "run_id": context["run_id"], "task_id": self.task_id}
         with fail_fast_on_data_errors():
-            result = model_steps.train_model(config, self.window_end or None,
-                                             int(self.window_days) if self.window_days else None,
-                                             self.estimator or None, cause, airflow)
+            try:
+                result = model_steps.train_model(config, self.window_end or None,
+                                                 int(self.window_days) if self.window_days else None,
+                                                 self.estimator or None, cause, airflow)
+            except TrainingDataError as exc:
+                if cause["type"] != "asset":
+                    raise
+                _defer_alert(config, cause, exc)
         _persist_links(self, context, result["version"], result["experiment_id"], result["run_id"])
         context["outlet_events"][pipeline_asset("candidate", self.pipeline)].extra = {
             "version": result["version"], "run_id": result["run_id"], "snapshot_md5": result["snapshot_md5"]}
