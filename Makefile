@@ -12,10 +12,10 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo stop status clean test test-unit lint bench lock compose-parser
+.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
 	@echo "bootstrapping $(VENV) from requirements.txt ..."
@@ -26,8 +26,13 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP) ## create or update .venv from the lock file
 
-demo: $(STAMP) ## start Airflow (:8080) + MLflow (:5000), land 14 days of flights, run the pipeline
+demo: $(STAMP) ## start Airflow (:8080) + MLflow (:5000) and replay Jan -> Jul 2013: drift, retraining, gate
 	@$(PY) -m mlcycle.demo
+
+PIPELINE ?= flights
+REASON ?= drift alert raised by hand (make drift-alert)
+drift-alert: $(STAMP) ## raise drift.<PIPELINE> via the REST API: make drift-alert PIPELINE=flights REASON="..."
+	@$(PY) -m mlcycle.alerts $(PIPELINE) --reason "$(REASON)"
 
 stop: $(STAMP) ## stop Airflow and MLflow
 	@$(PY) -m mlcycle.runtime stop

@@ -42,7 +42,7 @@ def raise_alert(client: AirflowClient, pipeline: str, reason: str, columns: list
 
 def _parser() -> argparse.ArgumentParser:
     rt = runtime.Runtime.from_env()
-    parser = argparse.ArgumentParser(prog="python -m mlcycle.alerts", description=__doc__.split("\n\n")[1],
+    parser = argparse.ArgumentParser(prog="python -m mlcycle.alerts", description=__doc__.split("\n\nUsage")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pipeline", help="pipeline name, as in include/pipelines/<name>.yaml")
     parser.add_argument("--reason", required=True, help="why you raise it; recorded on the retraining run")

@@ -1,18 +1,25 @@
-"""``make demo``: start the embedded stack, land real 2013 flights, let the scheduler run the pipeline.
+"""``make demo``: the whole lifecycle of real 2013 flights on the embedded Airflow + MLflow stack.
 
-Steps: start Airflow + MLflow -> drop one CSV per day into the landing zone -> ask the scheduler
-for a backfill of ``ingest_flights`` -> ``validate_flights`` runs on the ``raw.flights`` Asset ->
-print what happened and where to look. The services stay up until ``make stop``.
+1. January: land daily CSVs; the scheduler ingests them, validate follows on ``raw.flights``;
+   the first model is trained by hand and the Evidently gate makes it the champion.
+2. July, a new season: the days land; score and monitor follow on ``validated.flights``; the
+   monitor finds drift against the champion's own training data and raises ``drift.flights``;
+   ``train_flights`` runs on that Asset; evaluate (the gate) and register decide the new champion.
+3. One more July day: it is scored by whatever the gate left as champion.
+
+It ends with a summary (runs, drift events, versions and aliases, URLs, login) and leaves the
+services up until ``make stop``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from collections import Counter
 
-from mlcycle import quality, runtime, settings, steps, storage
+from mlcycle import alerts, quality, runtime, settings, steps, storage
 from mlcycle.airflow_client import FINISHED, AirflowClient
 from mlcycle.config import load_pipeline
 from mlcycle.ingest import REASON_COLUMN
@@ -72,6 +79,14 @@ def train_and_gate(client: AirflowClient, pipeline: str, conf: dict, timeout: fl
     wait_for_runs(client, stages, {stages[-1]: done + 1}, timeout)
 
 
+def _cause_line(text: str) -> str:
+    cause = json.loads(text)
+    if cause.get("type") != "asset":
+        return f"{cause.get('type', '?')} {cause.get('reason', '')}".strip()
+    return "; ".join(f"{e.get('source', 'alert')} drift alert on {e.get('ds', '?')} "
+                     f"({', '.join(e.get('drifted_columns', []))})" for e in cause.get("events", []))
+
+
 def model_summary(pipeline: str) -> list[str]:
     from mlcycle import registry
 
@@ -84,6 +99,7 @@ def model_summary(pipeline: str) -> list[str]:
                        f"commit {tags.get('code.commit', '?')[:10]}")
         aliases = registry.version_info(pipeline, int(v.version))["aliases"]  # search results carry none
         lines.append(f"{'':22}{v.version:>7}  {','.join(aliases) or '-':22} {tags.get('gate', '?'):8} {detail}")
+        lines.append(f"{'':31}cause: {_cause_line(tags.get('cause', '{}'))}")
     lines += [f"promotion history: {len(registry.history(pipeline))} record(s), "
               f"MLflow experiment '{pipeline}-promotions'"]
     return lines
@@ -118,7 +134,7 @@ def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: lis
         lines.append(f"{ds:12} {rows('raw'):>9} {rows('validated'):>10} {sum(reasons.values()):>12}  "
                      + ", ".join(f"{n}× {r}" for r, n in reasons.most_common(2)))
     if config.training:
-        lines += model_summary(pipeline)
+        lines += drift_summary(client, pipeline) + model_summary(pipeline) + prediction_summary(pipeline)
     lines += [
         "",
         f"Lake (raw/validated/quarantine) {settings.lake_uri()}",
@@ -131,37 +147,115 @@ def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: lis
     return "\n".join(lines)
 
 
+def land_and_ingest(client: AirflowClient, config, days: list[str], timeout: float) -> None:
+    """Drop the days' files and create one ingest run per day; wait until every day is validated."""
+    for ds in days:
+        nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+    created = client.run_days(f"ingest_{config.name}", days)
+    print(f"landed {days[0]}..{days[-1]}; {len(created)} runs of ingest_{config.name} created, validate, score and "
+          f"monitor follow on the Assets", flush=True)
+    wait_for_pipeline(client, config.name, days, timeout)
+
+
+def wait_for_retraining(client: AirflowClient, pipeline: str, timeout: float) -> None:
+    """Wait for a drift-triggered training whose version the gate has judged and register has handled."""
+    from mlcycle import registry
+
+    stages = [f"{s}_{pipeline}" for s in ("validate", "score", "monitor", "train", "evaluate", "register")]
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = {d: client.dag_runs(d) for d in stages}
+        print("  " + " · ".join(f"{d.split('_')[0]} {dict(_states(r))}" for d, r in runs.items()), flush=True)
+        retrained = [r for r in runs[stages[3]] if r["run_type"] == "asset_triggered" and r["state"] == "success"]
+        settled = all(r["state"] in FINISHED for rs in runs.values() for r in rs)
+        pending = registry.alias_version(pipeline, registry.CHALLENGER)
+        if retrained and settled and pending is None and _alert_versions(pipeline):
+            return
+        _check(client, deadline, timeout)
+        time.sleep(10)
+
+
+def _alert_versions(pipeline: str) -> list[int]:
+    from mlcycle import registry
+
+    return [int(v.version) for v in registry.client().search_model_versions(f"name='{pipeline}'")
+            if json.loads(v.tags.get("cause", "{}")).get("type") == "asset"]
+
+
+def drift_summary(client: AirflowClient, pipeline: str) -> list[str]:
+    """The drift events Airflow recorded and the daily figures in MLflow."""
+    from mlcycle import registry
+
+    uri = alerts.drift_uri(pipeline)
+    events = [e for e in client.get("/assets/events", limit=1000)["asset_events"] if e["uri"] == uri]
+    lines = [f"\nDrift events on drift.{pipeline}: {len(events)}"]
+    for event in events:
+        extra = event["extra"]
+        lines.append(f"  {event['timestamp'][:19]}  from {extra.get('source', '?'):8} day {extra.get('ds', '-')}  "
+                     f"share {extra.get('share', '-')}  columns {', '.join(extra.get('drifted_columns', []))}")
+    experiment = registry.client().get_experiment_by_name(f"{pipeline}-monitoring")
+    if experiment:
+        runs = registry.client().search_runs([experiment.experiment_id], "tags.ds != ''", max_results=1000,
+                                             order_by=["tags.ds ASC"])
+        lines.append(f"\nDaily monitoring (MLflow experiment '{pipeline}-monitoring'):")
+        lines.append(f"  {'day':12} {'champion':>8} {'drift':>6} {'share':>6} {'roc_auc':>8}  drifted columns")
+        for run in runs:
+            m, t = run.data.metrics, run.data.tags
+            lines.append(f"  {t['ds']:12} {'v' + t.get('champion', '?'):>8} {t.get('drift', '?'):>6} "
+                         f"{m.get('drift_share', 0):6.2f} {m.get('quality_roc_auc', float('nan')):8.3f}  "
+                         f"{t.get('drifted', '')}")
+    return lines
+
+
+def prediction_summary(pipeline: str) -> list[str]:
+    lines = [f"\nPredictions (lake predictions/{pipeline}/):"]
+    for ds in storage.list_partitions("predictions", pipeline):
+        manifest = storage.read_manifest(storage.partition_uri("predictions", pipeline, ds))
+        lines.append(f"  {ds}  {manifest['rows']:>5} rows by model version {manifest['model_version']}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("``", "'"))
     parser.add_argument("--pipeline", default="flights")
-    parser.add_argument("--start", default="2013-01-01", help="first day to land (YYYY-MM-DD, in 2013)")
-    parser.add_argument("--days", type=int, default=14, help="how many days to land and process")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the pipeline")
+    parser.add_argument("--january", type=int, default=7, help="days of January to train the first champion on")
+    parser.add_argument("--july", type=int, default=5, help="days of July to replay (the drift)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each act")
     args = parser.parse_args(argv)
     rt = runtime.Runtime.from_env()
     os.environ["MLFLOW_TRACKING_URI"] = rt.mlflow_url
+    started = time.monotonic()
     try:
         runtime.start(rt)
     except runtime.RuntimeErrorWithFix as exc:
         raise SystemExit(f"error: {exc}") from exc
     config = load_pipeline(args.pipeline)
-    days = nycflights.days(args.start, args.days)
-    print(f"landing {len(days)} days of 2013 flights ...", flush=True)
-    for ds in days:
-        nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
     client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
     client.wait_for_dags([f"{stage}_{config.name}" for stage in config.stages])
-    created = client.run_days(f"ingest_{config.name}", days)
-    print(f"{len(created)} runs of ingest_{config.name} created (one per day); the scheduler runs them, "
-          f"validate_{config.name} follows on the raw.{config.name} Asset", flush=True)
-    wait_for_pipeline(client, config.name, days, args.timeout)
-    if config.training:
-        print("training the first champion on the validated window ...", flush=True)
-        train_and_gate(client, config.name, {"reason": f"first model on {days[0]}..{days[-1]}"}, args.timeout)
-        print("proposing a challenger trained on only the last 5 days; the Evidently gate decides ...", flush=True)
-        train_and_gate(client, config.name, {"window_days": 5, "estimator": "hist_gradient_boosting_classifier",
-                                             "reason": "narrow-window challenger"}, args.timeout)
-    print(summary(rt, client, config.name, days))
+    january = nycflights.days("2013-01-01", args.january)
+    july = nycflights.days("2013-07-01", args.july + 1)
+
+    print("\n== 1. January: ingest, validate, and the first champion", flush=True)
+    land_and_ingest(client, config, january, args.timeout)
+    train_and_gate(client, config.name, {"reason": f"first model on {january[0]}..{january[-1]}"}, args.timeout)
+    from mlcycle import registry
+
+    if registry.alias_version(config.name, registry.CHAMPION) is None:
+        print("\n".join(model_summary(config.name)))
+        raise SystemExit("the first model did not pass the Evidently gate, so there is no champion to monitor "
+                         "against; see the reasons above and the thresholds in include/pipelines/flights.yaml")
+
+    print("\n== 2. July: a new season lands; monitor_flights compares it with the champion's January data",
+          flush=True)
+    land_and_ingest(client, config, july[:-1], args.timeout)
+    print("waiting for drift.flights -> train_flights (Asset) -> evaluate -> register ...", flush=True)
+    wait_for_retraining(client, config.name, args.timeout)
+
+    print(f"\n== 3. {july[-1]} lands and is scored by the champion the gate chose", flush=True)
+    land_and_ingest(client, config, july[-1:], args.timeout)
+    wait_for_runs(client, [f"score_{config.name}", f"monitor_{config.name}"], {}, args.timeout)
+    print(summary(rt, client, config.name, january + july))
+    print(f"\nThe demo took {(time.monotonic() - started) / 60:.1f} min.")
 
 
 if __name__ == "__main__":

@@ -115,9 +115,10 @@ def drift_report(current: pd.DataFrame, reference: pd.DataFrame, columns: list[s
             share = float(metric["value"]["share"])
         elif config["type"].endswith("ValueDrift"):
             scores[config["column"]] = round(float(metric["value"]), 6)
-    for test in payload["tests"]:
-        if str(getattr(test["status"], "value", test["status"])) != "SUCCESS":
-            failed.add(test["metric_config"]["params"].get("column"))
+    for test in payload["tests"]:  # one per column; the share's own test has no column
+        column = test["metric_config"]["params"].get("column")
+        if column and str(getattr(test["status"], "value", test["status"])) != "SUCCESS":
+            failed.add(column)
     return snapshot, share, failed, scores, sampled
 
 

@@ -74,7 +74,9 @@ def _run(stage: str, **conf: Any) -> SimpleNamespace:
 
 @pytest.fixture(scope="module")
 def before_champion(lake) -> dict[str, SimpleNamespace]:
-    return {"score": _run("score", ds=JULY[0]), "monitor": _run("monitor", ds=JULY[0])}
+    """Runs before any model exists: by hand for one day, and as the Asset would start them (no date)."""
+    return {"score": _run("score", ds=JULY[0]), "monitor": _run("monitor", ds=JULY[0]),
+            "monitor_scheduled": _run("monitor")}
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +94,9 @@ def test_without_champion_score_and_monitor_skip_with_a_reason(before_champion):
     assert before_champion["score"].states[("score", 0)] == "skipped"
     assert before_champion["monitor"].states[("monitor", 0)] == "skipped"
     assert before_champion["monitor"].states[("raise_drift", -1)] == "skipped"
+    scheduled = before_champion["monitor_scheduled"]
+    assert scheduled.values[("partitions", -1)] == [], "no champion: nothing to monitor, no mapped task"
+    assert scheduled.states[("raise_drift", -1)] == "skipped"
 
 
 def test_score_writes_predictions_with_the_champion_version_and_replaces_on_rerun(lake, champion):

@@ -19,6 +19,12 @@ def _pending(stage: str, config) -> list[str]:
     return model_steps.pending_days(config, {"score": "predictions", "monitor": "monitoring"}[stage])
 
 
+def _has_champion(config) -> bool:
+    from mlcycle import registry
+
+    return registry.champion(config.model_name) is not None
+
+
 class ResolvePartitionsOperator(BaseOperator):
     """List the dates a run of ``stage`` (validate, score, monitor) must handle: the ``ds`` Param if
     set, else the dates of the triggering Asset events plus any day the stage has not handled yet
@@ -41,9 +47,14 @@ class ResolvePartitionsOperator(BaseOperator):
 
         if self.ds:
             return [self.ds]
+        config = load_pipeline(self.pipeline)
+        if self.stage != "validate" and not _has_champion(config):
+            self.log.info("%s has no champion yet: nothing to %s. Train a model and let the gate promote it "
+                          "(train_%s).", config.model_name, self.stage, config.name)
+            return []
         dates = {event.extra["ds"] for events in context["triggering_asset_events"].values()
                  for event in events if "ds" in (event.extra or {})}
-        pending = set(_pending(self.stage, load_pipeline(self.pipeline)))
+        pending = set(_pending(self.stage, config))
         self.log.info("dates from Asset events: %s; days not handled by %s yet: %s",
                       sorted(dates), self.stage, sorted(pending - dates))
         if not dates | pending:
