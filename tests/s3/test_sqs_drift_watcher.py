@@ -64,7 +64,7 @@ def test_a_message_on_the_drift_queue_emits_the_drift_asset_and_triggers_retrain
     body = json.dumps({"pipeline": "flights", "source": "external-monitor", "drifted_columns": ["dep_delay"]})
     moto.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
 
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600  # a liveness bound, not a speed check
     events, runs = [], []
     while time.monotonic() < deadline:
         events = [e for e in client.get("/assets/events", limit=100)["asset_events"] if e.get("name") == DRIFT]
@@ -74,7 +74,7 @@ def test_a_message_on_the_drift_queue_emits_the_drift_asset_and_triggers_retrain
         time.sleep(3)
     (asset,) = [a for a in client.get("/assets", limit=100)["assets"] if a["name"] == DRIFT]
     assert "drift_queue_flights" in {w["name"] for w in asset["watchers"]}, asset
-    assert events, f"no {DRIFT} event within 300 s; triggerer log: {rt.home / 'logs' / 'airflow.log'}"
+    assert events, f"no {DRIFT} event within 600 s; triggerer log: {rt.home / 'logs' / 'airflow.log'}"
     (event,) = events
     assert event["extra"]["from_trigger"] is True
     assert "external-monitor" in json.dumps(event["extra"]["payload"]), event  # the message body
