@@ -66,7 +66,8 @@ def validate_dag(config: PipelineConfig) -> DAG:
     with DAG(schedule=[pipeline_asset("raw", config.name)], params={"ds": _ds_param("Validate", "raw")},
              max_active_runs=1, **kwargs) as dag:
         dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name)
-        ValidateOperator.partial(task_id="validate", pipeline=config.name).expand(ds=dates.output)
+        ValidateOperator.partial(task_id="validate", pipeline=config.name,
+                                 outlets=[pipeline_asset("validated", config.name)]).expand(ds=dates.output)
     return dag
 
 

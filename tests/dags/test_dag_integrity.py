@@ -107,3 +107,30 @@ def test_every_dag_follows_policy(parsed, rule):
             if rule == "retries" and task["retries"] < 1:
                 offenders.append(f"{dag_id}.{task_id}")
     assert offenders == [], f"violate the '{rule}' rule"
+
+
+def _asset_names(condition) -> set[str]:
+    """Names of the Assets in a schedule condition (an Asset, or AssetAll/AssetAny of them)."""
+    if condition is None:
+        return set()
+    if hasattr(condition, "objects"):
+        return set().union(*(_asset_names(c) for c in condition.objects))
+    return {condition.name}
+
+
+def test_every_asset_a_dag_waits_for_is_produced_by_a_task():
+    """The chain raw -> validated -> ... holds for every config, mapped tasks included.
+
+    A mapped task is re-created at run time from its ``partial()`` arguments, so an outlet set only in
+    ``__init__`` would vanish there: the factory must declare it where the scheduler sees it.
+    """
+    from mlcycle import dag_factory
+    from mlcycle.config import load_pipelines
+
+    for config in load_pipelines():
+        dags = [getattr(dag_factory, f"{stage}_dag")(config) for stage in config.stages]
+        produced = {asset.name for dag in dags for task in dag.tasks for asset in task.outlets}
+        for dag in dags:
+            waits_for = _asset_names(getattr(dag.timetable, "asset_condition", None))
+            assert waits_for <= produced, f"{dag.dag_id} waits for {waits_for - produced}, which no task produces"
+        assert f"validated.{config.name}" in produced

@@ -74,7 +74,8 @@ class ValidateOperator(BaseOperator):
     ui_color = "#fff4d6"
 
     def __init__(self, *, pipeline: str, ds: str, **kwargs: Any) -> None:
-        kwargs.setdefault("outlets", [pipeline_asset("validated", pipeline)])
+        # not setdefault: a mapped task is re-created with outlets=[] unless partial() passes them
+        kwargs["outlets"] = kwargs.get("outlets") or [pipeline_asset("validated", pipeline)]
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.ds = ds
