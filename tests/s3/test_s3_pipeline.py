@@ -161,3 +161,16 @@ def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registe
     assert any(key.endswith("/MLmodel") for key in artifacts), artifacts  # MLflow 3: .../models/m-<id>/...
     assert f"{run}/evaluation/gate_report.html" in artifacts
     assert f"{run}/data/training_snapshot.parquet.dvc" in artifacts
+
+
+def test_champion_scores_and_monitors_a_day_with_outputs_on_s3(registered, lake):
+    """Predictions and the drift report go to the S3 lake; the reference snapshot comes back from DVC on S3."""
+    from mlcycle import model_steps, storage
+
+    ds = DAYS[-1]
+    scored = model_steps.score_day(lake.config, ds)
+    assert scored["uri"] == f"s3://lake/mlcycle/predictions/{PIPELINE}/ds={ds}"
+    assert storage.read_manifest(scored["uri"])["rows"] == scored["rows"] > 0
+    monitored = model_steps.monitor_day(lake.config, ds)
+    assert monitored["report_uri"].startswith(f"s3://lake/mlcycle/reports/{PIPELINE}/drift/")
+    assert _keys(lake.moto, "lake", monitored["report_uri"].removeprefix("s3://lake/"))
