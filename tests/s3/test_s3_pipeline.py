@@ -92,6 +92,26 @@ def test_ingest_dag_waits_for_the_s3_key_then_writes_the_lake_on_s3(ingested_by_
     assert not (lake.state / "lake").exists(), "nothing may be written to a local lake in S3 mode"
 
 
+def test_the_sensors_s3_key_trigger_fires_only_once_the_key_lands(lake):
+    """The trigger the sensor defers with, run as the triggerer runs it, against S3 on moto."""
+    import asyncio
+
+    from mlcycle.operators import LandingFileSensor
+
+    ds = "2013-01-20"
+    trigger = LandingFileSensor(task_id="wait", uri=f"s3://landing/{lake.config.landing_path(ds)}",
+                                poke_interval=1)._trigger()
+
+    async def scenario():
+        first_event = asyncio.ensure_future(anext(trigger.run()))
+        done, _ = await asyncio.wait({first_event}, timeout=3)
+        assert not done, f"fired before the key existed: {first_event.result().payload}"
+        await asyncio.to_thread(_land, lake.config, ds)
+        return await asyncio.wait_for(first_event, timeout=300)
+
+    assert asyncio.run(scenario()).payload == {"status": "success"}
+
+
 @pytest.fixture(scope="module")
 def validated(lake, ingested_by_dag):
     """The other days through the plain steps (what the operators call), then GX validation of all."""
