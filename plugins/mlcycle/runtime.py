@@ -150,6 +150,12 @@ class RuntimeErrorWithFix(RuntimeError):
 
 def start(rt: Runtime, timeout: float = 300) -> None:
     """Start MLflow and Airflow unless already running, and wait until both answer."""
+    launch(rt)
+    wait_healthy(rt, timeout)
+
+
+def launch(rt: Runtime) -> None:
+    """Start MLflow and Airflow unless already running; do not wait for them."""
     (rt.home / "run").mkdir(parents=True, exist_ok=True)
     (rt.home / "logs").mkdir(parents=True, exist_ok=True)
     rt.password()
@@ -169,6 +175,10 @@ def start(rt: Runtime, timeout: float = 300) -> None:
                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=rt.home)
         _pidfile(rt, name).write_text(str(process.pid))
         print(f"{name}: started (pid {process.pid}), log {rt.home / 'logs' / f'{name}.log'}", flush=True)
+
+
+def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
+    """Wait until both services answer (a dead one is reported with its log), then create the pool."""
     deadline = time.monotonic() + timeout
     for name, url in rt.health_urls().items():
         print(f"{name}: waiting for {url} ...", flush=True)

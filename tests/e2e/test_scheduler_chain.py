@@ -17,65 +17,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import yaml
-
-from conftest import free_port
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
-JANUARY = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
 JULY = ["2013-07-01", "2013-07-02", "2013-07-03"]
 HANG_GUARD = 900  # seconds; only stops a stuck scheduler from hanging CI, never a performance limit
-
-
-def _e2e_config() -> str:
-    raw = yaml.safe_load((REPO / "include" / "pipelines" / "flights.yaml").read_text())
-    raw["training"].update(window_days=4, holdout_days=1, estimator="logistic_regression", search={"C": [1.0]})
-    raw["evaluation"] = {"thresholds": {"roc_auc": 0.55}, "max_regression": 0.02}
-    raw["monitoring"].update(cooldown_minutes=1, retrain_cron=None)
-    return yaml.safe_dump(raw, sort_keys=False)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """The embedded stack on free ports, with January validated and a champion trained on it."""
-    from mlcycle import model_steps, runtime, settings, steps
-    from mlcycle.airflow_client import AirflowClient
-    from mlcycle.config import load_pipeline
-    from mlcycle.sources import nycflights
-
-    root = tmp_path_factory.mktemp("e2e")
-    pipelines = root / "pipelines"
-    pipelines.mkdir()
-    (pipelines / "flights.yaml").write_text(_e2e_config())
-    rt = runtime.Runtime(home=root / "state", airflow_port=free_port(), mlflow_port=free_port(),
-                         log_ports=(free_port(), free_port()))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLCYCLE_HOME", str(rt.home))
-        patch.setenv("MLCYCLE_PIPELINES_DIR", str(pipelines))
-        patch.setenv("MLFLOW_TRACKING_URI", rt.mlflow_url)
-        for name in ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE",
-                     "MLFLOW_UI_URL"):
-            patch.delenv(name, raising=False)
-        config = load_pipeline("flights")
-        for ds in JANUARY:
-            nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
-            steps.ingest_day(config, ds)
-            steps.validate_day(config, ds)
-        try:
-            runtime.start(rt)
-            seeded = model_steps.train_model(config, JANUARY[-1], cause={"type": "manual", "reason": "e2e seed"})
-            model_steps.evaluate_model(config, seeded["version"])
-            model_steps.register_model(config, seeded["version"])
-            client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
-            yield SimpleNamespace(rt=rt, client=client, config=config, seeded=seeded)
-        finally:
-            runtime.stop(rt)
 
 
 def _wait(what: str, done: Callable[[], Any], check: Callable[[], None] = lambda: None) -> Any:
@@ -151,7 +100,7 @@ def test_july_drifts_and_the_drift_asset_retrains_through_the_gate(stack, drift_
     assert {r["logical_date"][:10] for r in ingest} == set(JULY)
     assert validate
     assert {r["run_type"] for r in validate} == {"asset_triggered"}
-    assert storage.list_partitions("validated", "flights") == JANUARY + JULY
+    assert storage.list_partitions("validated", "flights") == stack.january + JULY
     raw_events = [e for e in client.get("/assets/events", limit=100)["asset_events"]
                   if e["uri"].endswith("/raw/flights")]
     assert sorted(e["extra"]["ds"] for e in raw_events) == JULY
