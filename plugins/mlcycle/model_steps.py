@@ -87,8 +87,11 @@ def evaluate_model(config: PipelineConfig, version: int) -> dict[str, Any]:
                              _scored(config, champion, holdout) if champion else None, out_dir)
     registry.record_gate(config.model_name, version, result.passed, result.tests, result.reasons,
                          [result.html_path, result.json_path])
+    report = f"{settings.lake_uri()}/reports/{config.name}/gate/v{version}"
+    for path in (result.html_path, result.json_path):  # the lake copy is what the Airflow UI plugin serves
+        storage.copy(f"file://{path}", f"{report}/{path.rsplit('/', 1)[-1]}")
     return {"version": version, "run_id": info["run_id"], "passed": result.passed, "champion": champion,
-            "tests": result.tests, "reasons": result.reasons, "report": result.html_path}
+            "tests": result.tests, "reasons": result.reasons, "report": f"{report}/gate_report.html"}
 
 
 def register_model(config: PipelineConfig, version: int, airflow_run: str = "") -> dict[str, Any]:
