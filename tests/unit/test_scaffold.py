@@ -1,0 +1,135 @@
+"""The pipeline scaffold: it writes a config, a suite and a landing folder that the factory and GX accept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlcycle import scaffold, settings
+
+SAMPLE = """\
+sale_date,store,basket_id,price,units,promo,revenue
+2024-05-01,north,b-0001,2.5,3,true,7.5
+2024-05-01,south,b-0002,4.0,1,false,4.0
+2024-05-01,north,b-0003,1.25,8,false,10.0
+2024-05-02,east,b-0004,3.0,2,true,6.0
+2024-05-02,south,b-0005,,5,false,
+2024-05-02,north,b-0006,2.0,4,false,8.0
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Empty pipelines and GX folders (with the versioned GX config), as a fresh clone would have them."""
+    monkeypatch.setenv("MLCYCLE_PIPELINES_DIR", str(tmp_path / "pipelines"))
+    monkeypatch.setenv("MLCYCLE_GX_DIR", str(tmp_path / "gx"))
+    (tmp_path / "gx" / "expectations").mkdir(parents=True)
+    shutil.copy(settings.INCLUDE_DIR / "gx" / "great_expectations.yml", tmp_path / "gx")
+    (tmp_path / "sample.csv").write_text(SAMPLE)
+    return tmp_path
+
+
+def _dag_ids(config) -> set[str]:
+    from mlcycle import dag_factory
+
+    return {getattr(dag_factory, f"{stage}_dag")(config).dag_id for stage in config.stages}
+
+
+def test_a_profiled_sample_gives_a_config_the_factory_builds_every_dag_from(project: Path, capsys) -> None:
+    from mlcycle import dag_factory
+    from mlcycle.config import load_pipeline
+
+    assert scaffold.main(["sales", "--from-csv", str(project / "sample.csv")]) == 0
+    assert "ingest_sales" in capsys.readouterr().out
+    config = load_pipeline("sales")
+    assert config.columns == {"sale_date": "date", "store": "string", "basket_id": "string", "price": "float",
+                              "units": "int", "promo": "bool", "revenue": "float"}
+    assert (config.date_column, config.label, config.task) == ("sale_date", "revenue", "regression")
+    assert config.training.numeric_features == ["price", "units", "promo"]
+    assert config.training.categorical_features == ["store", "basket_id"]  # six rows: every id looks categorical
+    assert str(config.schedule.start_date) == "2024-05-01"
+    assert (settings.state_dir() / "landing" / "sales").is_dir()
+    assert _dag_ids(config) == {f"{s}_sales" for s in config.stages}
+    assert len(config.stages) == 8
+    assert "ingest_sales" in dag_factory.build(dag_factory.ingest_dag), "the dags/ files pick it up unchanged"
+    comments = (project / "pipelines" / "sales.yaml").read_text()
+    assert "# EDIT" in comments
+    assert "docs/adding-a-pipeline.md" in comments
+
+
+def test_the_starter_suite_comes_from_the_sample_and_passes_it(project: Path) -> None:
+    from mlcycle import steps, storage
+    from mlcycle.config import load_pipeline
+
+    scaffold.main(["sales", "--from-csv", str(project / "sample.csv")])
+    suite = json.loads((project / "gx" / "expectations" / "sales.json").read_text())
+    by_type: dict[str, list[dict]] = {}
+    for expectation in suite["expectations"]:
+        by_type.setdefault(expectation["type"], []).append(expectation["kwargs"])
+    assert by_type["expect_table_columns_to_match_set"] == [{"column_set": list(SAMPLE.split("\n")[0].split(","))}]
+    assert by_type["expect_table_row_count_to_be_between"] == [{"min_value": 1, "max_value": 6}]
+    assert {k["column"] for k in by_type["expect_column_values_to_not_be_null"]} == {
+        "store", "basket_id", "units", "promo", "revenue"}, "the label always; others only when never empty"
+    ranges = {k["column"]: (k["min_value"], k["max_value"]) for k in by_type["expect_column_values_to_be_between"]}
+    assert ranges["units"] == (0.0, 9.0)
+    assert ranges["price"] == (0.975, 4.275)
+    assert {"column": "store", "value_set": ["east", "north", "south"]} in by_type["expect_column_values_to_be_in_set"]
+
+    config = load_pipeline("sales")
+    header, *rows = SAMPLE.splitlines()
+    day = "\n".join([header, *(r for r in rows if r.startswith("2024-05-01"))])
+    storage.write_bytes_atomic(f"{settings.landing_uri()}/{config.landing_path('2024-05-01')}", day.encode())
+    steps.ingest_day(config, "2024-05-01")
+    assert steps.validate_day(config, "2024-05-01")["rows"] == 3
+
+
+def test_without_a_sample_the_placeholder_contract_is_valid(project: Path) -> None:
+    from mlcycle.config import load_pipeline
+
+    assert scaffold.main(["churn", "--task", "classification"]) == 0
+    config = load_pipeline("churn")
+    assert config.task == "classification"
+    assert config.evaluation.thresholds
+    assert len(_dag_ids(config)) == 8
+
+
+@pytest.mark.parametrize("name", ["Sales", "1sales", "s", "daily-sales", "sales.v2", "x" * 41])
+def test_a_bad_name_is_refused_and_nothing_is_written(project: Path, capsys, name: str) -> None:
+    assert scaffold.main([name, "--from-csv", str(project / "sample.csv")]) == 2
+    assert "is not a valid pipeline name" in capsys.readouterr().err
+    assert not (project / "pipelines").exists()
+    assert not list((project / "gx" / "expectations").glob("*"))
+
+
+def test_an_existing_name_is_refused_and_left_alone(project: Path, capsys) -> None:
+    assert scaffold.main(["sales", "--from-csv", str(project / "sample.csv")]) == 0
+    before = (project / "pipelines" / "sales.yaml").read_text()
+    assert scaffold.main(["sales"]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert (project / "pipelines" / "sales.yaml").read_text() == before
+
+
+def test_the_shipped_pipelines_are_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLCYCLE_PIPELINES_DIR", raising=False)
+    with pytest.raises(scaffold.ScaffoldError, match="exists already"):
+        scaffold.scaffold("flights")
+
+
+def test_a_sample_without_a_date_column_is_refused_with_the_fix(project: Path) -> None:
+    (project / "nodate.csv").write_text("store,price\nnorth,1.0\n")
+    with pytest.raises(scaffold.ScaffoldError, match="--date-column"):
+        scaffold.scaffold("nodate", project / "nodate.csv")
+    assert not (project / "pipelines" / "nodate.yaml").exists()
+
+
+def test_help_explains_the_options_with_examples(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        scaffold.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "--from-csv" in text
+    assert "make new-pipeline NAME=" in text
+    assert "docs/adding-a-pipeline.md" in text
