@@ -16,6 +16,7 @@ from mlcycle.config import PipelineConfig, load_pipelines
 from mlcycle.operators import (
     DriftAlertOperator,
     EvaluateOperator,
+    IngestDatesOperator,
     IngestOperator,
     LandingFileSensor,
     MonitorOperator,
@@ -47,16 +48,35 @@ def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
 
 def ingest_dag(config: PipelineConfig) -> DAG:
     """``ingest_<p>``: wait for the day's file, type it, write ``raw/<p>/ds=<ds>``, version it with DVC."""
-    landing = f"{settings.landing_uri()}/{config.landing.pattern.replace('{ds}', '{{ ds }}')}"
+    landing = f"{settings.landing_uri()}/{config.landing.pattern}"  # for the docs
     kwargs = _common(config, "ingest", "Wait for the day's file, type it, write `raw/<p>/ds=<ds>`, version it "
-                     f"with DVC.\n\nWaits for `{landing}`. Backfill a range with "
-                     f"`airflow backfill create --dag-id ingest_{config.name} --from-date ... --to-date ...`.")
+                     f"with DVC.\n\nWaits for `{landing}`. Backfill a range from the trigger form (From / To), "
+                     f"or with `airflow backfill create --dag-id ingest_{config.name} --from-date ... --to-date ...`.")
     kwargs.update(catchup=config.schedule.catchup, end_date=_utc(config.schedule.end_date), max_active_runs=4)
-    with DAG(schedule=config.schedule.cron, **kwargs) as dag:
-        wait = LandingFileSensor(task_id="wait_for_file", uri=landing, poke_interval=config.landing.poke_seconds,
-                                 timeout=config.landing.timeout_minutes * 60)
-        wait >> IngestOperator(task_id="ingest", pipeline=config.name)
+    params = {
+        "from_date": Param(None, type=["null", "string"], format="date", title="From (backfill)",
+                           description="First day to ingest (YYYY-MM-DD). Empty: the run's logical date only."),
+        "to_date": Param(None, type=["null", "string"], format="date", title="To (backfill)",
+                         description="Last day to ingest, inclusive (at most 366 days after From)."),
+    }
+    with DAG(schedule=config.schedule.cron, params=params, **kwargs) as dag:
+        dates = IngestDatesOperator(task_id="dates")
+        wait = LandingFileSensor.partial(task_id="wait_for_file", poke_interval=config.landing.poke_seconds,
+                                         timeout=config.landing.timeout_minutes * 60
+                                         ).expand(uri=dates.output.map(_landing_uri(config)))
+        ingest = IngestOperator.partial(task_id="ingest", pipeline=config.name,
+                                        outlets=[pipeline_asset("raw", config.name)]).expand(ds=dates.output)
+        wait >> ingest
     return dag
+
+
+def _landing_uri(config: PipelineConfig):
+    """Day -> URI of its landing file (applied on the worker to the ``dates`` task's output)."""
+    root = settings.landing_uri()
+
+    def uri(ds: str) -> str:
+        return f"{root}/{config.landing_path(ds)}"
+    return uri
 
 
 def validate_dag(config: PipelineConfig) -> DAG:

@@ -119,3 +119,27 @@ def test_validate_picks_up_partitions_whose_events_were_missed(dags, flights_con
     assert validate.test().state == "success"
     assert storage.list_partitions("validated", "flights") == DAYS
     assert steps.pending_validation(flights_config) == []
+
+
+def test_a_date_range_from_the_trigger_form_ingests_every_day(dags, flights_config, state):
+    """The From / To Params backfill a range in one run, one mapped wait + ingest per day."""
+    from mlcycle import storage
+
+    ingest, _ = dags
+    days = ["2013-05-01", "2013-05-02", "2013-05-03"]
+    for ds in days:
+        _land(flights_config, ds)
+    run = ingest.test(logical_date=_logical("2013-06-30"), run_conf={"from_date": days[0], "to_date": days[-1]})
+    assert run.state == "success", _task_states(run)
+    ingested = sorted((ti.map_index, ti.state) for ti in run.get_task_instances() if ti.task_id == "ingest")
+    assert ingested == [(0, "success"), (1, "success"), (2, "success")]
+    assert storage.list_partitions("raw", "flights") == days
+
+
+def test_a_reversed_or_too_long_range_is_refused(dags, flights_config, state):
+    ingest, _ = dags
+    run = ingest.test(logical_date=_logical("2013-06-30"), run_conf={"from_date": "2013-05-03",
+                                                                     "to_date": "2013-05-01"})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["dates"] == "failed"
