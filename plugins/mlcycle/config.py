@@ -72,7 +72,9 @@ class ValidationConfig(_Strict):
     """Great Expectations suite and the row-quarantine limit."""
 
     suite: str | None = Field(None, description="Suite name; defaults to the pipeline name.")
-    max_quarantine_share: float = Field(0.05, ge=0, le=1)
+    max_quarantine_share: float = Field(0.05, ge=0, le=1, description="Above this failing share the batch fails.")
+    notify_quarantine_share: float = Field(0.05, ge=0, le=1, description="Above this share a quarantine "
+                                                                         "notification goes out.")
 
 
 TaskType = Literal["classification", "regression"]

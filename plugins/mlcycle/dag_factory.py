@@ -13,6 +13,7 @@ from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 from mlcycle import settings
 from mlcycle.assets import pipeline_asset
 from mlcycle.config import PipelineConfig, load_pipelines
+from mlcycle.notifiers import TaskFailureNotifier
 from mlcycle.operators import (
     DriftAlertOperator,
     EvaluateOperator,
@@ -40,7 +41,8 @@ def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
         "doc_md": f"### {stage}_{config.name}\n{doc}\n\nPipeline config: `include/pipelines/{config.name}.yaml`.",
         "tags": sorted({*config.tags, stage, "mlcycle"}),
         "default_args": {"owner": config.owner, "retries": config.retries,
-                         "retry_delay": dt.timedelta(minutes=1)},
+                         "retry_delay": dt.timedelta(minutes=1),
+                         "on_failure_callback": TaskFailureNotifier(pipeline=config.name)},
         "start_date": _utc(config.schedule.start_date),
         "catchup": False,
     }

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from mlcycle.assets import pipeline_asset
 from mlcycle.links import GateReportLink, MlflowRunLink, ModelVersionLink
+from mlcycle.notifiers import PromotionNotifier
 from mlcycle.operators._failfast import fail_fast_on_data_errors
 
 
@@ -201,6 +202,13 @@ class RegisterOperator(_PerVersionOperator):
 
         record = model_steps.register_model(config, version, context["run_id"])
         self.log.info("v%s: %s; champion is now v%s", version, record["action"], record["champion"])
+        if record["action"] not in ("promote", "reject"):
+            return record
+        promoted = record["action"] == "promote"
+        PromotionNotifier(pipeline=config.name, promoted=promoted,
+                          title=f"{config.model_name} v{version} {'promoted to champion' if promoted else 'rejected'}",
+                          message=record.get("reason", "") + f" (champion: v{record['champion']})",
+                          details=record)(context)
         return record
 
 

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from mlcycle.assets import pipeline_asset
 from mlcycle.links import DriftReportLink, MlflowRunLink
+from mlcycle.notifiers import DriftNotifier
 from mlcycle.operators._failfast import fail_fast_on_data_errors
 
 
@@ -105,5 +106,7 @@ class DriftAlertOperator(BaseOperator):
                  "reasons": latest["reasons"], "champion": latest["champion"],
                  "drifted_days": sorted(r["ds"] for r in drifted)}
         context["outlet_events"][pipeline_asset("drift", self.pipeline)].extra = extra
-        self.log.warning("drift in %s on %s: %s", self.pipeline, extra["drifted_days"], "; ".join(latest["reasons"]))
+        DriftNotifier(pipeline=self.pipeline, title=f"drift in {self.pipeline} on {', '.join(extra['drifted_days'])}",
+                      message="; ".join(latest["reasons"]) + f". Report: {latest['report_uri']}. "
+                              f"train_{self.pipeline} follows on drift.{self.pipeline}.", details=extra)(context)
         return extra

@@ -88,4 +88,18 @@ class ValidateOperator(BaseOperator):
         with fail_fast_on_data_errors():
             result = steps.validate_day(load_pipeline(self.pipeline), self.ds, run_name)
         context["outlet_events"][pipeline_asset("validated", self.pipeline)].extra = result
+        _notify_quarantine(self.pipeline, result, context)
         return result
+
+
+def _notify_quarantine(pipeline: str, result: dict[str, Any], context: Context) -> None:
+    from mlcycle.config import load_pipeline
+    from mlcycle.notifiers import QuarantineNotifier
+
+    share = result["quarantined_rows"] / max(1, result["rows"] + result["quarantined_rows"])
+    limit = load_pipeline(pipeline).validation.notify_quarantine_share
+    if share > limit:
+        QuarantineNotifier(pipeline=pipeline, title=f"{pipeline} {result['ds']}: {share:.1%} of rows quarantined",
+                           message=f"{result['quarantined_rows']} rows failed {result['failed_expectations']} "
+                                   f"(notification threshold {limit:.0%}); they are in {result['quarantine_uri']}",
+                           details=result)(context)
