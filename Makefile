@@ -12,7 +12,7 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser
+.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser new-pipeline
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ PIPELINE ?= flights
 REASON ?= drift alert raised by hand (make drift-alert)
 drift-alert: $(STAMP) ## raise drift.<PIPELINE> via the REST API: make drift-alert PIPELINE=flights REASON="..."
 	@$(PY) -m mlcycle.alerts $(PIPELINE) --reason "$(REASON)"
+
+new-pipeline: $(STAMP) ## scaffold a pipeline: make new-pipeline NAME=sales [CSV=sample.csv] [ARGS="--label y"]
+	@test -n "$(NAME)" || { echo 'usage: make new-pipeline NAME=<name> [CSV=<sample.csv>] [ARGS="--label <column> ..."]'; exit 2; }
+	@$(PY) -m mlcycle.scaffold $(NAME) $(if $(CSV),--from-csv $(CSV)) $(ARGS)
 
 stop: $(STAMP) ## stop Airflow and MLflow
 	@$(PY) -m mlcycle.runtime stop

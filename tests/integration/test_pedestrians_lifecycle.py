@@ -134,3 +134,23 @@ def test_an_ordinary_day_does_not_drift(lake, champion):
     monitored = _run("monitor", ds=DAYS[-1])
     assert not monitored.values["monitor"]["drift"], monitored.values["monitor"]["reasons"]
     assert monitored.states["raise_drift"] == "skipped"
+
+
+def test_the_hand_written_refresh_dag_trains_gates_and_promotes_in_one_run(lake, champion):
+    """``dags/refresh_pedestrians.py``: the same operators chained by hand; the same estimator on the same
+    window gives the same metrics, so the new version is no worse than the champion and is promoted."""
+    import runpy
+
+    from mlcycle import registry, settings
+
+    dag = runpy.run_path(str(settings.REPO_ROOT / "dags" / "refresh_pedestrians.py"))["dag"]
+    assert [t.outlets for t in dag.tasks if t.task_id in ("train", "evaluate")] == [[], []]
+    run = dag.test(run_conf={"window_end": DAYS[-1], "reason": "hand-written refresh"})
+    values = {ti.task_id: ti.xcom_pull(task_ids=ti.task_id) for ti in run.get_task_instances()}
+    assert run.state == "success", values
+    version = values["train"]["version"]
+    assert values["train"]["holdout_metrics"] == champion.trained["holdout_metrics"]
+    assert values["evaluate"][-1]["champion"] == champion.trained["version"], "gated against the champion"
+    assert values["evaluate"][-1]["passed"], values["evaluate"][-1]["reasons"]
+    assert registry.alias_version(PIPELINE, registry.CHAMPION) == version
+    assert registry.alias_version(PIPELINE, registry.PREVIOUS) == champion.trained["version"]
