@@ -71,15 +71,18 @@ def _skip_inside_cooldown(config, cause: dict[str, Any]) -> None:
     raise AirflowSkipException(reason)
 
 
-def _defer_alert(config, cause: dict[str, Any], error: Exception) -> None:
-    """A drift alert that arrives before there is enough new data: recorded and skipped, not failed.
+def _skip_without_data(config, cause: dict[str, Any], error: Exception) -> None:
+    """An alert or a scheduled run that finds too little validated data: skipped, not failed.
 
-    No model is registered, so no cooldown starts: the monitor's next alert retrains.
+    A drift alert is recorded as deferred. No model is registered, so no cooldown starts: the
+    monitor's next alert retrains. (The first scheduled run after deployment can come before any data.)
     """
     from mlcycle import registry
 
-    reason = f"drift alert, but not enough validated data to retrain yet ({error}); the next alert retrains"
-    registry.record_alert(config.model_name, "deferred", cause, reason)
+    reason = f"{cause['type']} training, but not enough validated data yet ({error})"
+    if cause["type"] == "asset":
+        reason += "; the next alert retrains"
+        registry.record_alert(config.model_name, "deferred", cause, reason)
     raise AirflowSkipException(reason) from error
 
 
@@ -120,9 +123,9 @@ class TrainOperator(BaseOperator):
                                                  int(self.window_days) if self.window_days else None,
                                                  self.estimator or None, cause, airflow)
             except TrainingDataError as exc:
-                if cause["type"] != "asset":
+                if cause["type"] == "manual":
                     raise
-                _defer_alert(config, cause, exc)
+                _skip_without_data(config, cause, exc)
         _persist_links(self, context, result["version"], result["experiment_id"], result["run_id"])
         context["outlet_events"][pipeline_asset("candidate", self.pipeline)].extra = {
             "version": result["version"], "run_id": result["run_id"], "snapshot_md5": result["snapshot_md5"]}
