@@ -149,8 +149,10 @@ def register_dag(config: PipelineConfig) -> DAG:
     kwargs = _common(config, "register", "Gate passed: alias `champion` moves, the old champion becomes "
                      "`previous`. Gate failed: the version is tagged rejected with the reasons and the champion "
                      "stays. Serialised: one-slot pool and one active run.")
-    with DAG(schedule=[pipeline_asset("evaluated", config.name)], params={"version": _version_param("Register")},
-             max_active_runs=1, **kwargs) as dag:
+    params = {"version": _version_param("Register"),
+              "reason": Param("", type="string", title="Reason", description="Why you register this version by "
+                              "hand; recorded in the promotion history next to the gate's verdict.")}
+    with DAG(schedule=[pipeline_asset("evaluated", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
         RegisterOperator(task_id="register", pipeline=config.name, pool=settings.PROMOTION_POOL)
     return dag
 

@@ -94,15 +94,19 @@ def evaluate_model(config: PipelineConfig, version: int) -> dict[str, Any]:
             "tests": result.tests, "reasons": result.reasons, "report": f"{report}/gate_report.html"}
 
 
-def register_model(config: PipelineConfig, version: int, airflow_run: str = "") -> dict[str, Any]:
-    """Promote a version whose gate passed; record the rejection of one whose gate failed."""
+def register_model(config: PipelineConfig, version: int, airflow_run: str = "", note: str = "") -> dict[str, Any]:
+    """Promote a version whose gate passed; record the rejection of one whose gate failed.
+
+    ``note`` (e.g. why a person registered this version by hand) joins the reason in the history.
+    """
     tags = registry.version_info(config.model_name, version)["tags"]
     gate = tags.get("gate")
+    extra = [note] if note else []
     if gate == "passed":
-        record = registry.promote(config.model_name, version, "Evidently gate passed", tags.get("gate.report", ""),
-                                  airflow_run)
+        record = registry.promote(config.model_name, version, "; ".join(["Evidently gate passed", *extra]),
+                                  tags.get("gate.report", ""), airflow_run)
     elif gate == "failed":
-        record = registry.reject(config.model_name, version, [tags.get("gate.reasons", "gate failed")],
+        record = registry.reject(config.model_name, version, [tags.get("gate.reasons", "gate failed"), *extra],
                                  tags.get("gate.report", ""), airflow_run)
     else:
         raise registry.RegistryError(f"{config.model_name} v{version} has not been evaluated (gate={gate}); "

@@ -203,7 +203,7 @@ class RegisterOperator(_PerVersionOperator):
     def handle(self, config, version: int, context: Context) -> dict[str, Any]:
         from mlcycle import model_steps
 
-        record = model_steps.register_model(config, version, context["run_id"])
+        record = model_steps.register_model(config, version, context["run_id"], context["params"].get("reason") or "")
         self.log.info("v%s: %s; champion is now v%s", version, record["action"], record["champion"])
         if record["action"] not in ("promote", "reject"):
             return record
