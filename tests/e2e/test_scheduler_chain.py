@@ -183,3 +183,15 @@ def test_a_burst_of_ten_drift_alerts_trains_once(stack, drift_chain):
     if len(runs) > 1:  # the alerts that came in after the training were recorded as skipped
         experiment = registry.client().get_experiment_by_name("flights-monitoring")
         assert registry.client().search_runs([experiment.experiment_id], "tags.alert = 'skipped'")
+
+
+def test_a_bad_param_is_refused_at_trigger_time_with_what_is_allowed(stack):
+    from mlcycle.airflow_client import AirflowAPIError
+
+    runs = len(stack.client.dag_runs("train_flights"))
+    with pytest.raises(AirflowAPIError, match="400") as refused:
+        stack.client.trigger("train_flights", conf={"estimator": "xgboost"})
+    assert "logistic_regression" in str(refused.value), "the message lists the allowed estimators"
+    with pytest.raises(AirflowAPIError, match="400"):
+        stack.client.trigger("train_flights", conf={"window_days": 1})
+    assert len(stack.client.dag_runs("train_flights")) == runs
