@@ -12,7 +12,7 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser new-pipeline
+.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser new-pipeline chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,11 +47,14 @@ status: $(STAMP) ## are Airflow and MLflow up?
 clean: stop ## stop everything and delete all state (.state/)
 	rm -rf .state
 
-test: $(STAMP) lint compose-parser ## lint, then unit, DAG, integration and end-to-end tests
+test: $(STAMP) lint compose-parser chromium ## lint, then unit, DAG, integration and end-to-end tests
 	@$(PY) -m pytest
 
 compose-parser: ## Debian's docker-compose, to validate docker-compose.yaml without a Docker engine
 	@command -v docker-compose >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)
+
+chromium: ## Debian's chromium, for the browser tests (Playwright drives it)
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 test-unit: $(STAMP) ## only the fast tests (no scheduler)
 	@$(PY) -m pytest tests/unit tests/dags
