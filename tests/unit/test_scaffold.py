@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -133,3 +134,33 @@ def test_help_explains_the_options_with_examples(capsys) -> None:
     assert "--from-csv" in text
     assert "make new-pipeline NAME=" in text
     assert "docs/adding-a-pipeline.md" in text
+
+
+def _documented_fields() -> dict[str, str]:
+    """``field path -> default`` as the config reference of docs/adding-a-pipeline.md states them."""
+    text = (settings.REPO_ROOT / "docs" / "adding-a-pipeline.md").read_text()
+    reference = text.split("\n## Config reference", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"^\| `([a-z_.]+)` \| ([^|]+?) \|", reference, re.MULTILINE))
+
+
+def _schema_fields() -> dict[str, str]:
+    """``field path -> default`` from the pydantic models, written as the guide writes them."""
+    from pydantic import BaseModel
+
+    from mlcycle import config
+
+    sections = {"": config.PipelineConfig, "landing.": config.LandingConfig, "schedule.": config.ScheduleConfig,
+                "validation.": config.ValidationConfig, "training.": config.TrainingConfig,
+                "evaluation.": config.EvaluationConfig, "monitoring.": config.MonitoringConfig}
+    fields = {}
+    for prefix, model in sections.items():
+        for name, field in model.model_fields.items():
+            value = None if field.is_required() else field.get_default(call_default_factory=True)
+            fields[prefix + name] = ("required" if field.is_required() else "see below"
+                                     if isinstance(value, BaseModel) else
+                                     f"`{value if isinstance(value, str) else json.dumps(value)}`")
+    return fields
+
+
+def test_the_guides_config_reference_lists_every_field_with_its_default() -> None:
+    assert _documented_fields() == _schema_fields(), "update the Config reference of docs/adding-a-pipeline.md"
