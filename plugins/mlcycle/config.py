@@ -146,7 +146,7 @@ class MonitoringConfig(_Strict):
     quality_drop: float | None = Field(
         0.05, ge=0, description="Drop of the primary metric below the champion's holdout figure that raises "
                                 "drift; null: ignore quality.")
-    sample_rows: int = Field(200_000, ge=1000, description="Rows per side the drift test reads at most.")
+    sample_rows: int = Field(50_000, ge=1000, description="Rows per side the drift test reads at most.")
     retrain_cron: str | None = Field("@weekly", description="Scheduled retraining, besides drift; null: none.")
     cooldown_minutes: int = Field(360, ge=0, description="After a drift-triggered training, later alerts inside "
                                                          "this many minutes are recorded and skipped.")

@@ -98,7 +98,8 @@ def drift_report(current: pd.DataFrame, reference: pd.DataFrame, columns: list[s
 
     sample_rows = limits.sample_rows
     sampled = max(len(current), len(reference)) > sample_rows
-    columns = [c for c in columns if c not in empty_columns(current, reference, columns)]
+    empty = set(empty_columns(current, reference, columns))
+    columns = [c for c in columns if c not in empty]
     wanted = [*columns, *([output] if output else [])]
     datasets = _datasets(sample(current, sample_rows), sample(reference, sample_rows), wanted)
     metrics = [DataDriftPreset(columns=columns, drift_share=drift_share or limits.drift_share,
