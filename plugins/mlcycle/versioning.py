@@ -7,6 +7,7 @@ version can be pulled back by md5. Parallel tasks share the repo, so every opera
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +69,11 @@ def version_file(source_uri: str, relative_path: str, root: Path | None = None,
 
 
 def load_version(relative_path: str, md5: str, root: Path | None = None, remote: str | None = None) -> bytes:
-    """The content DVC versioned at ``relative_path``, pulled from the remote, checked against ``md5``."""
+    """The content DVC versioned at ``relative_path``, checked against ``md5``.
+
+    A workspace copy with that md5 is read as is; otherwise DVC checks it out from its cache or pulls
+    it from the remote.
+    """
     root = root or settings.dvc_repo_dir()
     pointer = root / f"{relative_path}.dvc"
     with file_lock(root.parent / f".{root.name}.lock"):
@@ -77,8 +82,10 @@ def load_version(relative_path: str, md5: str, root: Path | None = None, remote:
         recorded = yaml.safe_load(pointer.read_text())["outs"][0]["md5"]
         if recorded != md5:
             raise ValueError(f"DVC pointer {pointer} holds md5 {recorded}, lineage expects {md5}")
-        repo = _repo(root, remote or settings.dvc_remote_uri())
-        repo.pull(targets=[str(pointer)], force=True)
-        data = (root / relative_path).read_bytes()
+        target = root / relative_path
+        if not (target.exists() and hashlib.md5(target.read_bytes()).hexdigest() == md5):
+            repo = _repo(root, remote or settings.dvc_remote_uri())
+            repo.pull(targets=[str(pointer)], force=True)  # from the cache, else from the remote
+        data = target.read_bytes()
     log.info("loaded %s from DVC (md5 %s)", relative_path, md5)
     return data
