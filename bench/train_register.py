@@ -699,13 +699,13 @@ def _setup_worker(source: str, mode: str) -> None:
 
     from mlcycle import ingest, storage
     from mlcycle.config import load_pipeline
-    from mlcycle.sources import nycflights
+    from mlcycle.sources import landing, nycflights
 
     config = load_pipeline(PIPELINE)  # from MLCYCLE_PIPELINES_DIR: the copy
     if (config.training.window_days, config.training.holdout_days) != (WINDOW_DAYS, HOLDOUT_DAYS):
         raise RuntimeError(f"config copy {path} did not load as written: {config.training}")
     emit("config", path=str(path), changes=changes)
-    days = nycflights.days(FIRST_DAY, DAYS)
+    days = landing.days(FIRST_DAY, DAYS)
     flights = rows = unlabelled = quarantined = 0
     for i, ds in enumerate(days, 1):
         day = nycflights.day(ds)

@@ -23,7 +23,7 @@ from mlcycle import alerts, quality, runtime, settings, steps, storage
 from mlcycle.airflow_client import FINISHED, AirflowClient
 from mlcycle.config import load_pipeline
 from mlcycle.ingest import REASON_COLUMN
-from mlcycle.sources import nycflights
+from mlcycle.sources import landing, nycflights
 
 
 def _states(runs: list[dict]) -> Counter:
@@ -232,8 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     config = load_pipeline(args.pipeline)
     client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
     client.wait_for_dags([f"{stage}_{config.name}" for stage in config.stages])
-    january = nycflights.days("2013-01-01", args.january)
-    july = nycflights.days("2013-07-01", args.july + 1)
+    january = landing.days("2013-01-01", args.january)
+    july = landing.days("2013-07-01", args.july + 1)
 
     print("\n== 1. January: ingest, validate, and the first champion", flush=True)
     land_and_ingest(client, config, january, args.timeout)

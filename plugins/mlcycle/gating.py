@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+PERCENT_METRICS = {"mape": 100}
+
+
 class NoThresholdsError(DataError):
     """Evaluation without thresholds would bless any model: refused, as TFX's Evaluator does."""
 
@@ -90,14 +93,17 @@ def evaluate(config: PipelineConfig, challenger: pd.DataFrame, champion: pd.Data
     for metric, threshold in thresholds.items():
         higher = METRICS[config.task][metric]
         compare, sign = (gte, ">=") if higher else (lte, "<=")
-        tests = [compare(threshold)]
+        scale = PERCENT_METRICS.get(metric, 1)  # the config says 0.1 for 10 %; Evidently's MAPE says 10
+        tests = [compare(threshold * scale)]
         names.append(f"{metric} {sign} {threshold} (absolute)")
         ids.append(f"{metric}.absolute")
         if champion is not None:
-            tests.append(compare(Reference(absolute=tolerance or 1e-12)))
+            tests.append(compare(Reference(absolute=(tolerance or 1e-12) * scale)))
             names.append(f"{metric} {sign} champion {'-' if higher else '+'} {tolerance} (relative)")
             ids.append(f"{metric}.vs_champion")
-        metrics.append(classes[metric](tests=tests))
+        # Evidently's MAE and MAPE report a mean and its spread; their tests go on the mean
+        metrics.append(classes[metric](**{"mean_tests" if metric in PERCENT_METRICS or metric == "mae"
+                                          else "tests": tests}))
     # the remaining metrics are shown for context, without tests
     metrics += [cls() for name, cls in classes.items() if name not in thresholds]
     snapshot = Report(metrics).run(current_data=_dataset(challenger, config.task),

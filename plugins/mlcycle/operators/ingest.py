@@ -18,7 +18,7 @@ class IngestDatesOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("ds", "from_date", "to_date")
 
-    def __init__(self, *, ds: str = "{{ ds }}", from_date: str = "{{ params.from_date or '' }}",
+    def __init__(self, *, ds: str = "{{ ds | default('') }}", from_date: str = "{{ params.from_date or '' }}",
                  to_date: str = "{{ params.to_date or '' }}", max_days: int = 366, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ds = ds
@@ -30,6 +30,8 @@ class IngestDatesOperator(BaseOperator):
         import datetime as dt
 
         if not (self.from_date or self.to_date):
+            if not self.ds:
+                raise AirflowFailException("this run has no logical date: give it one, or set From / To")
             return [self.ds]
         first = dt.date.fromisoformat(self.from_date or self.to_date)
         last = dt.date.fromisoformat(self.to_date or self.from_date)

