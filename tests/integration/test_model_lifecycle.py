@@ -262,7 +262,7 @@ def test_first_model_is_promoted_on_absolute_thresholds_alone(first, lake):
     experiment = first.trained["experiment_id"]
     run_url = f"{lake.mlflow}/#/experiments/{experiment}/runs/{run_id}"
     version_url = f"{lake.mlflow}/#/models/{PIPELINE}/versions/{first.version}"
-    report_url = f"{run_url}/artifacts/evaluation/gate_report.html"
+    report_url = f"/plugin/mlcycle-reports/mlcycle/reports/{PIPELINE}/gate/v{first.version}"  # in Airflow (no base_url)
     assert first.links[f"train_{PIPELINE}"] == {"MlflowRunLink": run_url, "ModelVersionLink": version_url}
     assert first.links[f"evaluate_{PIPELINE}"] == {"MlflowRunLink": run_url, "ModelVersionLink": version_url,
                                                    "GateReportLink": report_url}

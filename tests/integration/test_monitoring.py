@@ -149,9 +149,10 @@ def test_a_july_day_drifts_from_the_january_champion_and_raises_the_drift_asset(
     assert "quality_roc_auc" in mlflow_run.data.metrics
     artifacts = {a.path for a in registry.client().list_artifacts(check["run_id"], "monitoring")}
     assert "monitoring/drift_report.html" in artifacts
-    assert run.links[("monitor", "_link_DriftReportLink")] == (
-        f"{lake.mlflow}/#/experiments/{check['experiment_id']}/runs/{check['run_id']}"
-        "/artifacts/monitoring/drift_report.html")
+    assert run.links[("monitor", "_link_DriftReportLink")] == (  # the report in Airflow (the test sets no base_url)
+        f"/plugin/mlcycle-reports/mlcycle/reports/{PIPELINE}/drift/{JULY[0]}")
+    assert run.links[("monitor", "_link_MlflowRunLink")] == (
+        f"{lake.mlflow}/#/experiments/{check['experiment_id']}/runs/{check['run_id']}")
 
 
 def test_a_january_day_does_not_drift_and_raises_nothing(lake, champion):

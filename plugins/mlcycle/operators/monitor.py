@@ -68,7 +68,8 @@ class MonitorOperator(BaseOperator):
                                              _number(self.quality_drop))
         if result is None:
             raise AirflowSkipException(f"{self.pipeline} has no champion yet: no reference to monitor {self.ds}")
-        for link, url in monitoring_urls(registry.ui_url(), result["experiment_id"], result["run_id"]).items():
+        for link, url in monitoring_urls(registry.ui_url(), result["experiment_id"], result["run_id"],
+                                         self.pipeline, result["ds"]).items():
             link.persist(context, url)
         self.log.info("%s %s: %s", self.pipeline, self.ds, "; ".join(result["reasons"]) or "no drift")
         return result
