@@ -68,7 +68,8 @@ def lake(state):
         "<script src='https://cdn.jsdelivr.net/npm/vega@5'></script>"
         '<script src="https://cdn.jsdelivr.net/npm/vega-lite@5"></script>'
         '<script src="https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js"></script>'
-        '</head><body><a href="validations/run.html">run</a></body></html>')
+        '</head><body><img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=42">'
+        '<a href="validations/run.html">run</a></body></html>')
     (docs / "validations" / "run.html").write_text("<html><body>validation result</body></html>")
     (state / "secret.txt").write_text("do not serve")
     (docs / "escape.html").symlink_to(state / "secret.txt")
@@ -154,6 +155,9 @@ def test_data_docs_are_served_with_the_cdn_assets_pointed_at_vendored_copies(cli
     assert "https://" not in index.text
     assets = re.findall(r"(?:src|href)=[\"'](/mlcycle/static/vendor/[^\"']+)", index.text)
     assert len(assets) == 5
+    assert '<img src="/mlcycle/static/gx/logo-long.png">' in index.text  # GX's logo from its package, not S3
+    assert client.get("/mlcycle/static/gx/logo-long.png", headers=_auth(token)).headers["content-type"] == "image/png"
+    assert client.get("/mlcycle/static/gx/..%2f..%2fview.py", headers=_auth(token)).status_code == 404
     for asset in assets:
         served = client.get(asset, headers=_auth(token))
         assert served.status_code == 200, asset

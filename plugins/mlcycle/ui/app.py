@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from mlcycle.ui.assets import VENDOR_DIR, rewrite_cdn_urls
+from mlcycle.ui.assets import VENDOR_DIR, gx_images_dir, rewrite_cdn_urls
 from mlcycle.ui.auth import NotAuthenticated, login_url, require_user
 
 PIPELINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -206,13 +206,14 @@ def _data_docs(request: Request, path: str) -> Response:
         return _not_found(request, "No such Data Docs page." if root.exists()
                           else "No Data Docs yet: they are built when a day is validated.")
     if target.suffix in (".html", ".htm"):
-        html = rewrite_cdn_urls(target.read_text(encoding="utf-8", errors="replace"), f"{_base(request)}/static/vendor")
+        html = rewrite_cdn_urls(target.read_text(encoding="utf-8", errors="replace"), f"{_base(request)}/static/vendor",
+                                f"{_base(request)}/static/gx")
         return HTMLResponse(html)
     return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0])
 
 
-def _vendor(request: Request, path: str) -> Response:
-    target = safe_file(VENDOR_DIR, path)
+def _vendor(request: Request, path: str, root: Path | None = VENDOR_DIR) -> Response:
+    target = safe_file(root, path) if root else None
     if target is None:
         return Response(status_code=404)
     return FileResponse(target, media_type=mimetypes.guess_type(target.name)[0] or "application/octet-stream",
@@ -261,6 +262,10 @@ def create_app() -> FastAPI:
     @app.get("/static/vendor/{path:path}")
     def vendor(request: Request, path: str) -> Response:
         return _vendor(request, path)
+
+    @app.get("/static/gx/{path:path}")
+    def gx_image(request: Request, path: str) -> Response:
+        return _vendor(request, path, gx_images_dir())
 
     @app.get("/{path:path}", include_in_schema=False)
     def anything_else(request: Request, path: str) -> Response:  # last: unknown pages need a login too

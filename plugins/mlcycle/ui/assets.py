@@ -42,7 +42,26 @@ CDN_MAP: dict[str, str] = {
 _PATTERN = re.compile("([\"'])(" + "|".join(re.escape(u) for u in sorted(CDN_MAP, key=len, reverse=True)) + ")([\"'])")
 
 
-def rewrite_cdn_urls(html: str, vendor_url: str) -> str:
-    """Point every known CDN asset of ``html`` at ``vendor_url/<file>`` (the plugin's vendored copies)."""
+# GX's logo comes from its S3 bucket (with the data context id appended); the package ships the same images
+_GX_IMAGE = re.compile(r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/"
+                       r"([A-Za-z0-9_-]+\.(?:png|svg|ico))(?:\?[^\"']*)?")
+
+
+def gx_images_dir() -> Path | None:
+    """The images folder of the installed great_expectations package, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("great_expectations")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "render" / "view" / "static" / "images"
+
+
+def rewrite_cdn_urls(html: str, vendor_url: str, gx_images_url: str | None = None) -> str:
+    """Point every known CDN asset of ``html`` at ``vendor_url/<file>`` (the plugin's vendored copies),
+    and GX's hosted images at ``gx_images_url/<file>`` (the package's own copies)."""
     base = vendor_url.rstrip("/")
-    return _PATTERN.sub(lambda m: f"{m[1]}{base}/{CDN_MAP[m[2]]}{m[3]}", html)
+    html = _PATTERN.sub(lambda m: f"{m[1]}{base}/{CDN_MAP[m[2]]}{m[3]}", html)
+    if gx_images_url:
+        html = _GX_IMAGE.sub(lambda m: f"{gx_images_url.rstrip('/')}/{m[1]}", html)
+    return html
