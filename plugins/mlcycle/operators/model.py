@@ -46,10 +46,11 @@ def _cause(context: Context) -> dict[str, Any]:
     """Why this run happened: the triggering events' extras, the schedule, or a person."""
     events = [{"asset": str(getattr(e, "asset", "")), **(e.extra or {})}
               for evs in context["triggering_asset_events"].values() for e in evs]
-    run_type = str(getattr(context["dag_run"], "run_type", "manual"))
+    run_type = getattr(context["dag_run"], "run_type", "manual")
+    run_type = str(getattr(run_type, "value", run_type))  # DagRunType.SCHEDULED -> "scheduled"
     if events:
         return {"type": "asset", "events": events}
-    return {"type": "schedule" if "scheduled" in run_type else "manual",
+    return {"type": "schedule" if run_type in ("scheduled", "backfill") else "manual",
             "reason": context["params"].get("reason") or ""}
 
 
