@@ -62,10 +62,10 @@ def build_snapshot(config: PipelineConfig, end: str, window_days: int | None = N
 
     dates = window_dates(config, end, window_days)
     holdout_days = config.training.holdout_days
-    if len(dates) <= holdout_days:
+    if len(dates) < holdout_days + 2:  # the search fits on the training days but the last, scores on the last
         raise TrainingDataError(
             f"{config.name}: only {len(dates)} validated day(s) in the window ending {end} "
-            f"({dates}); training needs more than holdout_days={holdout_days}. Ingest and validate more days, "
+            f"({dates}); training needs holdout_days + 2 = {holdout_days + 2}. Ingest and validate more days, "
             "or widen training.window_days")
     frames = [storage.read_partition(storage.partition_uri("validated", config.name, d)) for d in dates]
     snapshot = pd.concat(frames, ignore_index=True)
