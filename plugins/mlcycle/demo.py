@@ -30,6 +30,16 @@ def _states(runs: list[dict]) -> Counter:
     return Counter(run["state"] for run in runs)
 
 
+_last_progress = [""]
+
+
+def _progress(line: str) -> None:
+    """Print a progress line when it differs from the last one, with the time."""
+    if line != _last_progress[0]:
+        _last_progress[0] = line
+        print(f"  {time.strftime('%H:%M:%S')}  {line}", flush=True)
+
+
 def _check(client: AirflowClient, deadline: float, timeout: float) -> None:
     if not client.scheduler_healthy():
         raise SystemExit("the Airflow scheduler is not running any more; see .state/logs/airflow.log, "
@@ -46,8 +56,8 @@ def wait_for_pipeline(client: AirflowClient, pipeline: str, days: list[str], tim
         ingest, validate = client.dag_runs(f"ingest_{pipeline}"), client.dag_runs(f"validate_{pipeline}")
         raw = set(storage.list_partitions("raw", pipeline)) & set(days)
         validated = set(storage.list_partitions("validated", pipeline)) & set(days)
-        print(f"  ingest runs {dict(_states(ingest))} · raw days {len(raw)}/{len(days)} · validate runs "
-              f"{dict(_states(validate))} · validated days {len(validated)}/{len(days)}", flush=True)
+        _progress(f"ingest runs {dict(_states(ingest))} · raw days {len(raw)}/{len(days)} · validate runs "
+                  f"{dict(_states(validate))} · validated days {len(validated)}/{len(days)}")
         settled = (all(r["state"] in FINISHED for r in ingest + validate) and raw
                    and not steps.pending_validation(config))
         if settled:
@@ -61,7 +71,7 @@ def wait_for_runs(client: AirflowClient, dag_ids: list[str], minimum: dict[str, 
     deadline = time.monotonic() + timeout
     while True:
         runs = {dag_id: client.dag_runs(dag_id) for dag_id in dag_ids}
-        print("  " + " · ".join(f"{d} {dict(_states(r))}" for d, r in runs.items()), flush=True)
+        _progress(" · ".join(f"{d} {dict(_states(r))}" for d, r in runs.items()))
         if all(len(runs[d]) >= minimum.get(d, 0) and all(r["state"] in FINISHED for r in runs[d]) for d in dag_ids):
             return
         _check(client, deadline, timeout)
@@ -163,7 +173,7 @@ def wait_for_retraining(client: AirflowClient, pipeline: str, timeout: float) ->
     deadline = time.monotonic() + timeout
     while True:
         runs = {d: client.dag_runs(d) for d in stages}
-        print("  " + " · ".join(f"{d.split('_')[0]} {dict(_states(r))}" for d, r in runs.items()), flush=True)
+        _progress(" · ".join(f"{d.split('_')[0]} {dict(_states(r))}" for d, r in runs.items()))
         retrained = [r for r in runs[stages[3]] if r["run_type"] == "asset_triggered" and r["state"] == "success"]
         settled = all(r["state"] in FINISHED for rs in runs.values() for r in rs)
         pending = registry.alias_version(pipeline, registry.CHALLENGER)
