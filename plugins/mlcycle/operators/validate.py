@@ -27,8 +27,9 @@ def _has_champion(config) -> bool:
 
 class ResolvePartitionsOperator(BaseOperator):
     """List the dates a run of ``stage`` (validate, score, monitor) must handle: the ``ds`` Param if
-    set, else the dates of the triggering Asset events plus any day the stage has not handled yet
-    (events can be coalesced or missed, so the lake is the work list).
+    set, else every day the stage has not handled yet. The lake is the work list, not the triggering
+    Asset events: those can be coalesced or missed, and a queued event can name a day an earlier run
+    already handled.
 
     Returns a list for dynamic task mapping; an empty list skips the mapped task.
     """
@@ -54,12 +55,12 @@ class ResolvePartitionsOperator(BaseOperator):
             return []
         dates = {event.extra["ds"] for events in context["triggering_asset_events"].values()
                  for event in events if "ds" in (event.extra or {})}
-        pending = set(_pending(self.stage, config))
-        self.log.info("dates from Asset events: %s; days not handled by %s yet: %s",
-                      sorted(dates), self.stage, sorted(pending - dates))
-        if not dates | pending:
+        pending = sorted(_pending(self.stage, config))
+        self.log.info("dates from Asset events: %s (already handled: %s); days to %s: %s",
+                      sorted(dates), sorted(dates - set(pending)), self.stage, pending)
+        if not pending:
             self.log.info("nothing to %s: trigger with a date, e.g. {\"ds\": \"2013-01-01\"}", self.stage)
-        return sorted(dates | pending)
+        return pending
 
 
 class ValidateOperator(BaseOperator):
