@@ -152,6 +152,7 @@ def test_trigger_train_from_the_form_and_follow_the_evidently_link_into_airflow(
     page.goto(f"{url}/dags/evaluate_flights/runs/{evaluate['run_id']}/tasks/evaluate")
     page.get_by_text("Details", exact=True).click()  # the task instance tab with the extra links
     link = page.get_by_role("link", name="Evidently report")
+    link.wait_for()
     _shot(page, "06-evaluate-extra-links")
     assert link.get_attribute("href") == f"{url}/plugin/mlcycle-reports/mlcycle/reports/flights/gate/v{version}"
     link.click()
@@ -174,6 +175,14 @@ def test_the_drift_reports_and_data_quality_views(stack, page):
     reports.get_by_role("heading", name="flights", exact=True).wait_for()
     reports.get_by_role("link", name="v1", exact=True).wait_for()  # the seeded champion's gate report
     _shot(page, "08-drift-reports-view")
+    days = reports.get_by_role("link", name=re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+    if days.count():  # the monitor published drift reports in this session (test_scheduler_chain's July)
+        day = days.first.inner_text()
+        days.first.click()
+        reports.locator("#mlcycle-banner", has_text=day).wait_for()
+        reports.get_by_text("Dataset Drift").first.wait_for()  # Evidently's rendering of the report
+        page.wait_for_url(re.compile(rf".*/plugin/mlcycle-reports/mlcycle/reports/flights/drift/{day}$"))
+        _shot(page, "08b-drift-report")
 
     page.get_by_role("link", name="Data quality").click()
     page.wait_for_url(re.compile(r".*/plugin/mlcycle-data-quality.*"))

@@ -123,15 +123,18 @@ def _index(request: Request) -> HTMLResponse:
     parts = [] if pipelines else ["<p class='muted'>No reports yet. The monitor and evaluate tasks publish them.</p>"]
     for pipeline in pipelines:
         parts.append(f"<h2 id='{escape(pipeline)}'>{escape(pipeline)}</h2>")
+        days = _drift_days(pipeline)
+        columns = any("drifted_columns" in d for d in days)  # when the manifests record them
         rows = "".join(
             f"<tr><td><a href='{base}/reports/{escape(pipeline)}/drift/{escape(d['ds'])}'>{escape(d['ds'])}</a></td>"
             f"<td class='{'drift' if d.get('drift') else 'ok'}'>{'DRIFT' if d.get('drift') else 'no drift'}</td>"
             f"<td>{_share(d.get('share'))}</td><td>{escape(str(d.get('champion', '')))}</td>"
-            f"<td>{escape(', '.join(map(str, d.get('drifted_columns') or [])))}</td></tr>"
-            for d in _drift_days(pipeline))
+            + (f"<td>{escape(', '.join(map(str, d.get('drifted_columns') or [])))}</td>" if columns else "")
+            + "</tr>" for d in days)
         parts.append("<h3>Drift reports (Evidently, each day against the champion's training data)</h3>" + (
             f"<table><tr><th>day</th><th>verdict</th><th>drift share</th><th>champion version</th>"
-            f"<th>drifted columns</th></tr>{rows}</table>" if rows else "<p class='muted'>none yet</p>"))
+            f"{'<th>drifted columns</th>' if columns else ''}</tr>{rows}</table>"
+            if rows else "<p class='muted'>none yet</p>"))
         gates = "".join(
             f"<tr><td><a href='{base}/reports/{escape(pipeline)}/gate/v{g['version']}'>v{g['version']}</a></td>"
             f"<td class='{'ok' if g['passed'] else 'drift'}'>"
