@@ -110,7 +110,7 @@ def test_a_bad_param_is_refused_by_the_trigger_form(stack, page):
     page.keyboard.press("Delete")
     page.keyboard.insert_text('{"window_end": "2013-01-04", "window_days": 1, "estimator": null, "reason": "e2e"}')
     dialog.get_by_test_id("trigger-dag-submit").click()
-    refusal = dialog.get_by_text(re.compile(r"Invalid input for param window_days: 1 is less than the minimum of 2"))
+    refusal = dialog.get_by_text(re.compile(r"Invalid input for param window_days: 1 is less than the minimum of \d+"))
     refusal.wait_for()
     _shot(page, "03-bad-param-refused")
     assert len(stack.client.dag_runs("train_flights")) == runs
