@@ -126,7 +126,8 @@ def train_dag(config: PipelineConfig) -> DAG:
                              title="Window (days)", description=f"Empty: {training.window_days} from the config."),
         "estimator": Param(None, type=["null", "string"], enum=[None, *training.estimators], title="Estimator",
                            description=f"Empty: {training.estimator} from the config."),
-        "reason": Param("", type="string", title="Reason", description="Why you retrain; recorded on the MLflow run."),
+        "reason": Param(None, type=["null", "string"], title="Reason",
+                        description="Why you retrain; recorded on the MLflow run."),
     }
     with DAG(schedule=schedule, params=params, max_active_runs=1, **kwargs) as dag:
         TrainOperator(task_id="train", pipeline=config.name)
@@ -150,8 +151,8 @@ def register_dag(config: PipelineConfig) -> DAG:
                      "`previous`. Gate failed: the version is tagged rejected with the reasons and the champion "
                      "stays. Serialised: one-slot pool and one active run.")
     params = {"version": _version_param("Register"),
-              "reason": Param("", type="string", title="Reason", description="Why you register this version by "
-                              "hand; recorded in the promotion history next to the gate's verdict.")}
+              "reason": Param(None, type=["null", "string"], title="Reason", description="Why you register this "
+                              "version by hand; recorded in the promotion history next to the gate's verdict.")}
     with DAG(schedule=[pipeline_asset("evaluated", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
         RegisterOperator(task_id="register", pipeline=config.name, pool=settings.PROMOTION_POOL)
     return dag

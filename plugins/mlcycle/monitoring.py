@@ -189,7 +189,7 @@ def publish_report(config: PipelineConfig, ds: str, result: DriftResult, meta: d
     uri = report_uri(config, ds)
     for path in (result.html_path, result.json_path):
         storage.write_bytes_atomic(f"{uri}/{Path(path).name}", Path(path).read_bytes())
-    manifest = {"ds": ds, "drift": result.drift, "share": result.share, "report": f"{uri}/drift_report.html",
-                **meta}
+    manifest = {"ds": ds, "drift": result.drift, "share": result.share, "drifted_columns": result.drifted_columns,
+                "report": f"{uri}/drift_report.html", **meta}
     storage.write_bytes_atomic(f"{uri}/{storage.MANIFEST_FILE}", json.dumps(manifest, indent=1).encode())
     return f"{uri}/drift_report.html"
