@@ -163,13 +163,13 @@ def test_a_burst_of_ten_drift_alerts_trains_once(stack, drift_chain):
         assert alerts.main([*args, "--reason", f"external monitor alert {i}", "--columns", "temp"]) == 0
 
     check = _no_failed_runs(client, "train_flights", "evaluate_flights", "register_flights")
-    events = [e for e in client.get("/assets/events", limit=200)["asset_events"]
-              if e["uri"].endswith("/monitoring/drift/flights") and e["extra"].get("source") == "external"]
-    assert len(events) == 10
     _wait("the alert-triggered runs to finish", lambda: [r for r in client.dag_runs("train_flights")
                                                          if r["dag_run_id"] not in before]
           and _settled(client, "train_flights", "evaluate_flights", "register_flights")
           and not registry.alias_version("flights", registry.CHALLENGER), check)
+    events = [e for e in client.get("/assets/events", limit=200)["asset_events"]
+              if e["uri"].endswith("/monitoring/drift/flights") and e["extra"].get("source") == "external"]
+    assert len(events) == 10
     runs = [r for r in client.dag_runs("train_flights") if r["dag_run_id"] not in before]
     assert {r["run_type"] for r in runs} == {"asset_triggered"}
     states = [_task_states(client, "train_flights", r["dag_run_id"])["train"] for r in runs]

@@ -9,8 +9,9 @@ import pytest
 @pytest.fixture
 def regression_config():
     from mlcycle.config import load_pipeline
+    from mlcycle.settings import INCLUDE_DIR
 
-    return load_pipeline("pedestrians")
+    return load_pipeline("pedestrians", INCLUDE_DIR / "pipelines")
 
 
 def _scored(noise: float, seed: int = 0):
