@@ -36,14 +36,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+LOCATIONS = ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE", "MLFLOW_UI_URL")
+
+
+def local_state(patch: pytest.MonkeyPatch, home: Path, pipelines: Path | None = None) -> None:
+    """Embedded-mode locations under ``home`` (and configs from ``pipelines``) for the patch's lifetime."""
+    patch.setenv("MLCYCLE_HOME", str(home))
+    if pipelines:
+        patch.setenv("MLCYCLE_PIPELINES_DIR", str(pipelines))
+    for name in LOCATIONS:
+        patch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty state folder (lake, landing, DVC, GX runtime) for one test."""
-    home = tmp_path / "state"
-    monkeypatch.setenv("MLCYCLE_HOME", str(home))
-    for name in ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE"):
-        monkeypatch.delenv(name, raising=False)
-    return home
+    local_state(monkeypatch, tmp_path / "state")
+    return tmp_path / "state"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import free_port
+from conftest import free_port, local_state
 
 REPO = Path(__file__).resolve().parents[2]
 JANUARY = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
@@ -43,12 +43,8 @@ def stack(tmp_path_factory):
     rt = runtime.Runtime(home=root / "state", airflow_port=free_port(), mlflow_port=free_port(),
                          log_ports=(free_port(), free_port()))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLCYCLE_HOME", str(rt.home))
-        patch.setenv("MLCYCLE_PIPELINES_DIR", str(pipelines))
+        local_state(patch, rt.home, pipelines)
         patch.setenv("MLFLOW_TRACKING_URI", rt.mlflow_url)
-        for name in ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE",
-                     "MLFLOW_UI_URL"):
-            patch.delenv(name, raising=False)
         config = load_pipeline("flights")
         try:
             runtime.launch(rt)  # the services start while January is ingested and validated

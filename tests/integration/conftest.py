@@ -64,21 +64,26 @@ class MlflowProcess:
             pass
 
 
-@pytest.fixture(scope="session")
-def mlflow_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowProcess]:
-    """A real ``mlflow server`` (SQLite backend, proxied artifacts) started on a free port; not yet waited for."""
-    home = tmp_path_factory.mktemp("mlflow")
+def launch_mlflow(home: Path, artifacts: str, env: dict[str, str] | None = None) -> MlflowProcess:
+    """Start a real ``mlflow server`` (SQLite backend, proxied artifacts at ``artifacts``) on a free port."""
     port = free_port()
     command = [str(MLFLOW), "server", "--host", "127.0.0.1", "--port", str(port),
                "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-               "--artifacts-destination", str(home / "artifacts"), "--workers", "1"]
+               "--artifacts-destination", artifacts, "--workers", "1"]
     # The job runner (six huey consumers, for GenAI jobs) serves nothing the model registry needs.
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     log = home / "server.log"
     with log.open("ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    cwd=home, env=env, start_new_session=True)
-    server = MlflowProcess(f"http://127.0.0.1:{port}", process, log, time.monotonic())
+    return MlflowProcess(f"http://127.0.0.1:{port}", process, log, time.monotonic())
+
+
+@pytest.fixture(scope="session")
+def mlflow_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowProcess]:
+    """A real ``mlflow server`` with local artifacts; not yet waited for."""
+    home = tmp_path_factory.mktemp("mlflow")
+    server = launch_mlflow(home, str(home / "artifacts"))
     try:
         yield server
     finally:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import local_state
+
 pytestmark = pytest.mark.integration
 
 PIPELINE = "flights_mon"
@@ -38,11 +40,7 @@ def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[Simp
     raw["training"].update(window_days=5, holdout_days=2, search={"C": [1.0]})
     (pipelines / f"{PIPELINE}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLCYCLE_HOME", str(root / "state"))
-        patch.setenv("MLCYCLE_PIPELINES_DIR", str(pipelines))
-        for name in ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE",
-                     "MLFLOW_UI_URL"):
-            patch.delenv(name, raising=False)
+        local_state(patch, root / "state", pipelines)
         config = load_pipeline(PIPELINE)
         for ds in JANUARY + JULY:
             nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))

@@ -83,20 +83,11 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
 @pytest.fixture(scope="module")
 def mlflow_s3(moto: Moto, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``mlflow server`` whose artifacts go to ``s3://mlflow/`` on moto (proxied, as in compose)."""
-    from integration.conftest import MLFLOW, MlflowProcess
+    from integration.conftest import launch_mlflow
 
-    home = tmp_path_factory.mktemp("mlflow-s3")
-    port = free_port()
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_S3_ENDPOINT_URL": moto.url,
-           "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": REGION}
-    command = [str(MLFLOW), "server", "--host", "127.0.0.1", "--port", str(port),
-               "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-               "--artifacts-destination", "s3://mlflow/artifacts", "--workers", "1"]
-    log = home / "server.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=home, env=env, start_new_session=True)
-    server = MlflowProcess(f"http://127.0.0.1:{port}", process, log, time.monotonic())
+    server = launch_mlflow(tmp_path_factory.mktemp("mlflow-s3"), "s3://mlflow/artifacts", {
+        "MLFLOW_S3_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": REGION})
     try:
         yield server  # not waited for yet: the caller overlaps start-up with its own work
     finally:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, local_state
 
 pytestmark = pytest.mark.e2e
 DRIFT = "drift.flights"
@@ -40,11 +40,9 @@ def airflow(moto, tmp_path_factory):
     rt = AirflowOnly(home=home, airflow_port=free_port(), mlflow_port=free_port(),
                      log_ports=(free_port(), free_port()))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLCYCLE_HOME", str(home))
+        local_state(patch, home)
         patch.setenv("MLCYCLE_DRIFT_QUEUE_URL", queue.replace("flights", "{pipeline}"))
         patch.setenv("MLCYCLE_DRIFT_QUEUE_POLL_SECONDS", "2")
-        for name in ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE"):
-            patch.delenv(name, raising=False)
         try:
             runtime.start(rt)
             yield rt, queue
