@@ -36,6 +36,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# DAGs built from include/pipelines (flights, pedestrians) are registered in the session's Airflow DB by every
+# dag.test(); Airflow deactivates an Asset whose name comes back with another URI, so modules that run those
+# pipelines share this lake root.
+SESSION_LAKE = f"file://{SESSION_HOME / 'lake'}"
 LOCATIONS = ("MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI", "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE", "MLFLOW_UI_URL")
 
 

@@ -25,12 +25,11 @@ def dags(state, flights_config, airflow_db, monkeypatch):
     """
     import shutil
 
-    from conftest import SESSION_HOME
+    from conftest import SESSION_LAKE
     from mlcycle.dag_factory import ingest_dag, validate_dag
 
-    lake = SESSION_HOME / "lake"
-    shutil.rmtree(lake, ignore_errors=True)
-    monkeypatch.setenv("MLCYCLE_LAKE_URI", f"file://{lake}")
+    shutil.rmtree(SESSION_LAKE.removeprefix("file://"), ignore_errors=True)
+    monkeypatch.setenv("MLCYCLE_LAKE_URI", SESSION_LAKE)
     return ingest_dag(flights_config), validate_dag(flights_config)
 
 

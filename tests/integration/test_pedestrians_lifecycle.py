@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from conftest import SESSION_LAKE, local_state
+
 pytestmark = pytest.mark.integration
 
 PIPELINE = "pedestrians"
@@ -34,10 +36,10 @@ def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[Simp
 
     root = tmp_path_factory.mktemp("pedestrians")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLCYCLE_HOME", str(root / "state"))
-        for name in ("MLCYCLE_PIPELINES_DIR", "MLCYCLE_GX_DIR", "MLCYCLE_LAKE_URI", "MLCYCLE_LANDING_URI",
-                     "MLCYCLE_DVC_REPO", "MLCYCLE_DVC_REMOTE", "MLFLOW_UI_URL"):
+        local_state(patch, root / "state")
+        for name in ("MLCYCLE_PIPELINES_DIR", "MLCYCLE_GX_DIR"):
             patch.delenv(name, raising=False)
+        patch.setenv("MLCYCLE_LAKE_URI", SESSION_LAKE)
         config = load_pipeline(PIPELINE)
         for ds in [*DAYS, LOCKDOWN]:
             akl_pedestrians.land_day(ds, settings.landing_uri(), config.landing_path(ds))
