@@ -23,17 +23,6 @@ def snapshot_uri(config: PipelineConfig, md5: str) -> str:
     return f"{settings.lake_uri()}/training/{config.name}/md5={md5}"
 
 
-def cause_tag(cause: dict[str, Any], limit: int = 4900) -> str:
-    """The cause as JSON that fits an MLflow tag: with many events, the first ones and how many more."""
-    events = list(cause.get("events", []))
-    text = json.dumps(cause, default=str)
-    while len(text) > limit and events:
-        events.pop()
-        text = json.dumps({**cause, "events": events, "more_events": len(cause["events"]) - len(events)},
-                          default=str)
-    return text if len(text) <= limit else json.dumps({"type": cause.get("type", "?"), "truncated": True})
-
-
 def latest_validated(config: PipelineConfig) -> str:
     dates = storage.list_partitions("validated", config.name)
     if not dates:
@@ -62,7 +51,7 @@ def train_model(config: PipelineConfig, end: str | None = None, window_days: int
         "data.snapshot_uri": uri, "data.window": f"{dates[0]}..{dates[-1]}", "data.rows": str(len(snapshot)),
         "gx.days_validated": str(len(gx)), "gx.all_published": str(all(g for g in gx.values())).lower(),
         "code.commit": registry.git_commit(), "estimator": result.estimator,
-        "cause": cause_tag(cause or {"type": "manual"}),
+        "cause": registry.cause_tag(cause or {"type": "manual"}),
         **{f"airflow.{k}": v for k, v in (airflow or {}).items()},
     }
     example = training.prepare(snapshot.head(5), config)

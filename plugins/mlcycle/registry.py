@@ -83,6 +83,19 @@ def ensure_model(name: str, description: str) -> None:
         mlflow_client.create_registered_model(name, description=description)
 
 
+def cause_tag(cause: dict[str, Any], limit: int = 4900) -> str:
+    """The cause as JSON that fits an MLflow tag: with many events, the first ones and how many more."""
+    import json
+
+    events = list(cause.get("events", []))
+    text = json.dumps(cause, default=str)
+    while len(text) > limit and events:
+        events.pop()
+        text = json.dumps({**cause, "events": events, "more_events": len(cause["events"]) - len(events)},
+                          default=str)
+    return text if len(text) <= limit else json.dumps({"type": cause.get("type", "?"), "truncated": True})
+
+
 def log_candidate(*, name: str, description: str, experiment: str, model, input_example, params: dict[str, Any],
                   metrics: dict[str, float], children: list[tuple[dict, dict]], artifacts: dict[str, str],
                   tags: dict[str, str], run_name: str) -> dict[str, Any]:
@@ -292,14 +305,12 @@ def log_monitoring(name: str, ds: str, metrics: dict[str, float], tags: dict[str
 
 def record_alert(name: str, action: str, cause: dict[str, Any], reason: str) -> None:
     """A drift alert and what became of it (e.g. skipped inside the cooldown), in ``<name>-monitoring``."""
-    import json
-
     import mlflow
 
     client()
     mlflow.set_experiment(f"{name}-monitoring")
     with mlflow.start_run(run_name=f"alert {action}", tags={"alert": action, "reason": reason[:4900],
-                                                           "cause": json.dumps(cause, default=str)[:4900]}):
+                                                           "cause": cause_tag(cause)}):
         pass
 
 

@@ -24,7 +24,7 @@ def test_the_cause_of_a_run_comes_from_its_type_and_events():
 def test_a_long_cause_still_fits_an_mlflow_tag_as_valid_json():
     import json
 
-    from mlcycle.model_steps import cause_tag
+    from mlcycle.registry import cause_tag
 
     events = [{"asset": "drift.flights", "source": "external", "reason": "x" * 300} for _ in range(40)]
     tag = json.loads(cause_tag({"type": "asset", "events": events}))
