@@ -27,22 +27,22 @@ $(STAMP): requirements.txt
 venv: $(STAMP) ## create or update .venv from the lock file
 
 demo: $(STAMP) ## start Airflow (:8080) + MLflow (:5000) and replay Jan -> Jul 2013: drift, retraining, gate
-	@$(PY) -m mlcycle.demo
+	@$(PY) -m mlcycle.tools.demo
 
 PIPELINE ?= flights
 REASON ?= drift alert raised by hand (make drift-alert)
 drift-alert: $(STAMP) ## raise drift.<PIPELINE> via the REST API: make drift-alert PIPELINE=flights REASON="..."
-	@$(PY) -m mlcycle.alerts $(PIPELINE) --reason "$(REASON)"
+	@$(PY) -m mlcycle.tools.alerts $(PIPELINE) --reason "$(REASON)"
 
 new-pipeline: $(STAMP) ## scaffold a pipeline: make new-pipeline NAME=sales [CSV=sample.csv] [ARGS="--label y"]
 	@test -n "$(NAME)" || { echo 'usage: make new-pipeline NAME=<name> [CSV=<sample.csv>] [ARGS="--label <column> ..."]'; exit 2; }
-	@$(PY) -m mlcycle.scaffold $(NAME) $(if $(CSV),--from-csv $(CSV)) $(ARGS)
+	@$(PY) -m mlcycle.tools.scaffold $(NAME) $(if $(CSV),--from-csv $(CSV)) $(ARGS)
 
 stop: $(STAMP) ## stop Airflow and MLflow
-	@$(PY) -m mlcycle.runtime stop
+	@$(PY) -m mlcycle.tools.runtime stop
 
 status: $(STAMP) ## are Airflow and MLflow up?
-	@$(PY) -m mlcycle.runtime status
+	@$(PY) -m mlcycle.tools.runtime status
 
 clean: stop ## stop everything and delete all state (.state/)
 	rm -rf .state

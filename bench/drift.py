@@ -13,7 +13,7 @@ Measured, each in a fresh process (so the peak memory, ``ru_maxrss``, is that me
 * baseline: numpy/scipy on all 1M rows per side, per column: ``scipy.stats.ks_2samp`` for numeric
   columns (drifted when p < 0.05) and PSI from category counts for categorical ones (drifted when
   PSI >= 0.1), and the drifted share;
-* product: ``mlcycle.monitoring.drift_report`` with the default ``sample_rows`` (200,000 per side)
+* product: ``mlcycle.core.monitoring.drift_report`` with the default ``sample_rows`` (200,000 per side)
   and with flights' 50,000. Timing shims in the worker split the call into its parts (plugin code is
   never changed);
 * the product's own statistics (Wasserstein normed by the reference's std, Jensen-Shannon) computed
@@ -480,7 +480,7 @@ def _start(imports: list[tuple[str, list[str]]], rows: int, seed: int, scenario:
 BASE_IMPORTS = [("numpy + pandas", ["numpy", "pandas"]), ("scipy.stats", ["scipy.stats", "scipy.spatial.distance"])]
 PRODUCT_IMPORTS = [("numpy + pandas", ["numpy", "pandas"]),
                    ("evidently", ["evidently", "evidently.presets", "evidently.metrics"]),
-                   ("mlcycle.monitoring", ["mlcycle.config", "mlcycle.monitoring"])]
+                   ("mlcycle.core.monitoring", ["mlcycle.core.config", "mlcycle.core.monitoring"])]
 
 
 def _result(kind: str, rows: int, rows_read: int, call: float, verdict: dict[str, Any], timings, generate, data_mem,
@@ -560,7 +560,7 @@ class _Parts:
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.depth = 0
-        owners = {"monitoring": importlib.import_module("mlcycle.monitoring"), "Report": Report}
+        owners = {"monitoring": importlib.import_module("mlcycle.core.monitoring"), "Report": Report}
         for owner, function, label in PARTS:
             self.wrap(owners[owner], function, label)
 
@@ -586,7 +586,7 @@ class _Parts:
 
 
 def _drift(monitoring, reference, current, sample_rows: int) -> tuple[float, dict[str, Any]]:
-    from mlcycle.config import MonitoringConfig
+    from mlcycle.core.config import MonitoringConfig
 
     limits = MonitoringConfig(sample_rows=sample_rows)
     start = time.perf_counter()
@@ -598,7 +598,7 @@ def _drift(monitoring, reference, current, sample_rows: int) -> tuple[float, dic
 def _product(rows: int, sample_rows: int) -> None:
     """drift_report on the 1M-row frames: sampled to ``sample_rows`` per side (or not, when >= rows)."""
     reference, current, timings, generate, data_mem = _start(PRODUCT_IMPORTS, rows, MAIN_SEED, "main")
-    from mlcycle import monitoring
+    from mlcycle.core import monitoring
 
     parts = _Parts()
     call, verdict = _drift(monitoring, reference, current, sample_rows)
@@ -615,7 +615,7 @@ def _agreement_worker(rows: int, sample_rows: int, seeds: int) -> None:
     for _, modules in PRODUCT_IMPORTS:
         for module in modules:
             importlib.import_module(module)
-    from mlcycle import monitoring
+    from mlcycle.core import monitoring
 
     for scenario in AGREEMENT_SCENARIOS:
         for seed in range(1, seeds + 1):

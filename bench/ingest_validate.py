@@ -3,7 +3,7 @@
 Both sides run as fresh processes, so their import costs are comparable, each in its own empty
 state folder holding only that day's landed file:
 
-* plain script: ``steps.ingest_day(config, ds)`` then ``steps.validate_day(config, ds)``;
+* plain script: ``ingestion.ingest_day(config, ds)`` then ``ingestion.validate_day(config, ds)``;
 * Airflow: ``dag.test()`` of ``ingest_<pipeline>`` for the logical date, then ``dag.test()`` of
   ``validate_<pipeline>`` with ``run_conf={"ds": ds}``, on a copy of a freshly migrated SQLite
   metadata DB. The same ``steps`` functions are timed inside the tasks, so the output separates
@@ -162,7 +162,7 @@ def _report(runs: dict[str, list[dict[str, Any]]]) -> None:
     if many:
         say(f"  medians of {len(runs['plain'])} runs:")
     table([
-        ["plain script (steps.*)", secs(plain["wall"], 1), secs(plain["startup"], 1), secs(plain["ingest"], 1),
+        ["plain script (ingestion.*)", secs(plain["wall"], 1), secs(plain["startup"], 1), secs(plain["ingest"], 1),
          secs(plain["validate"], 1), secs(rest["plain"], 1)],
         ["airflow dag.test", secs(flow["wall"], 1), secs(flow["startup"], 1),
          f"{secs(flow['ingest'], 1)} (task {secs(flow_tasks['ingest'], 1)})",
@@ -181,7 +181,8 @@ def _report(runs: dict[str, list[dict[str, Any]]]) -> None:
     say(f"  same output in every run: {'yes' if len(outputs) == 1 else 'NO'} (raw md5 {first['raw_md5']}, "
         f"{first['ingested_rows']} rows ingested, {first['validated_rows']} validated, "
         f"{first['quarantined_rows']} quarantined)")
-    say("  'imports+setup': plain = import mlcycle.steps + load config; airflow = import airflow.sdk + load the "
+    say("  'imports+setup': plain = import mlcycle.stages.ingestion + load config; "
+        "airflow = import airflow.sdk + load the "
         "DAG files. 'rest': interpreter start and exit. Lazy imports (pandas, DVC, GX) count in ingest/validate;")
     say("  they cost less under Airflow, which has already loaded dependencies they share (sqlalchemy, pydantic, "
         "jsonschema, jinja2).")
@@ -191,7 +192,7 @@ def _report(runs: dict[str, list[dict[str, Any]]]) -> None:
 
 def _land(ds: str, root: str) -> None:
     start = time.perf_counter()
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
     from mlcycle.sources import nycflights
 
     config = load_pipeline(PIPELINE)
@@ -214,9 +215,9 @@ def _imports() -> None:
 def _summary(ingested: dict[str, Any] | None, validated: dict[str, Any] | None) -> dict[str, Any]:
     problems = []
     if not ingested:
-        problems.append("steps.ingest_day did not return")
+        problems.append("ingestion.ingest_day did not return")
     if not validated:
-        problems.append("steps.validate_day did not return")
+        problems.append("ingestion.validate_day did not return")
     ingested, validated = ingested or {}, validated or {}
     return {"raw_md5": ingested.get("md5"), "ingested_rows": ingested.get("rows"),
             "validated_md5": validated.get("md5"), "validated_rows": validated.get("rows"),
@@ -226,18 +227,18 @@ def _summary(ingested: dict[str, Any] | None, validated: dict[str, Any] | None) 
 
 def _plain(ds: str) -> None:
     start = time.perf_counter()
-    from mlcycle import steps
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.stages import ingestion
 
     config = load_pipeline(PIPELINE)
     phases = {"startup": time.perf_counter() - start}
     emit("phase", name="imports", seconds=phases["startup"])
     start = time.perf_counter()
-    ingested = steps.ingest_day(config, ds)
+    ingested = ingestion.ingest_day(config, ds)
     phases["ingest"] = time.perf_counter() - start
     emit("phase", name="ingest", seconds=phases["ingest"])
     start = time.perf_counter()
-    validated = steps.validate_day(config, ds)
+    validated = ingestion.validate_day(config, ds)
     phases["validate"] = time.perf_counter() - start
     emit("phase", name="validate", seconds=phases["validate"])
     emit("result", phases=phases, task_seconds=dict(phases), **_summary(ingested, validated))
@@ -258,7 +259,7 @@ def _airflow(ds: str) -> None:
     start = time.perf_counter()
     import airflow.sdk  # noqa: F401 - configures Airflow from the environment
 
-    from mlcycle import steps
+    from mlcycle.stages import ingestion
 
     task_seconds: dict[str, float] = {}
     returned: dict[str, Any] = {}
@@ -274,9 +275,9 @@ def _airflow(ds: str) -> None:
                 task_seconds[name] = task_seconds.get(name, 0.0) + time.perf_counter() - began
         return wrapper
 
-    # The operators call steps.<function> at run time, so these wrappers time the task work.
-    steps.ingest_day = timed("ingest", steps.ingest_day)
-    steps.validate_day = timed("validate", steps.validate_day)
+    # The operators call ingestion.<function> at run time, so these wrappers time the task work.
+    ingestion.ingest_day = timed("ingest", ingestion.ingest_day)
+    ingestion.validate_day = timed("validate", ingestion.validate_day)
     ingest_dag = getattr(_load_dag_file(REPO / "dags" / "ingest.py"), f"ingest_{PIPELINE}")
     validate_dag = getattr(_load_dag_file(REPO / "dags" / "validate.py"), f"validate_{PIPELINE}")
     phases = {"startup": time.perf_counter() - start}

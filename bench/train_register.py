@@ -16,7 +16,7 @@ Measured, each in a fresh process, so import costs are comparable and shown on t
 * baseline, a plain script with neither MLflow nor Airflow: ``training.build_snapshot`` +
   ``training.train`` (same search) + scoring the holdout + ``gating.evaluate`` (the Evidently
   report) with no champion. This is the same computation without logging or a registry;
-* product: ``model_steps.train_model`` + ``evaluate_model`` + ``register_model`` against the
+* product: ``modelling.train_model`` + ``evaluate_model`` + ``register_model`` against the
   server. This adds the snapshot written to the lake and versioned with DVC, the MLflow run with
   its child runs, ``log_model`` and the registration, the model loaded back for the gate, the
   report uploaded, and the promotion (logging overhead);
@@ -76,14 +76,15 @@ BASE_IMPORTS = [
     ("scikit-learn", ["sklearn.linear_model", "sklearn.ensemble", "sklearn.compose", "sklearn.impute",
                       "sklearn.pipeline", "sklearn.preprocessing", "sklearn.metrics"]),
     ("evidently", ["evidently", "evidently.metrics", "evidently.tests"]),
-    ("mlcycle (training, gating)", ["mlcycle.config", "mlcycle.storage", "mlcycle.training", "mlcycle.gating"]),
+    ("mlcycle (training, gating)", ["mlcycle.core.config", "mlcycle.core.storage", "mlcycle.core.training",
+                                   "mlcycle.core.gating"]),
 ]
 PRODUCT_IMPORTS = [
     *BASE_IMPORTS,
     ("mlflow (+ mlflow.sklearn)", ["mlflow", "mlflow.sklearn", "mlflow.models"]),
     ("skops.io", ["skops.io"]),
     ("dvc.repo", ["dvc.repo"]),
-    ("mlcycle.model_steps", ["mlcycle.model_steps"]),
+    ("mlcycle.stages.modelling", ["mlcycle.stages.modelling"]),
 ]
 AIRFLOW_IMPORTS = [*PRODUCT_IMPORTS, ("airflow.sdk", ["airflow.sdk"]),
                    ("airflow execution API (dag.test runs it in-process)", ["airflow.api_fastapi.execution_api.app"])]
@@ -697,8 +698,8 @@ def _setup_worker(source: str, mode: str) -> None:
     path = target / f"{PIPELINE}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
-    from mlcycle import ingest, storage
-    from mlcycle.config import load_pipeline
+    from mlcycle.core import ingest, storage
+    from mlcycle.core.config import load_pipeline
     from mlcycle.sources import landing, nycflights
 
     config = load_pipeline(PIPELINE)  # from MLCYCLE_PIPELINES_DIR: the copy
@@ -774,7 +775,7 @@ def _instrument() -> tuple[_Timer, _Timer, _LogModelTimer, dict[str, Any]]:
 
     from mlflow import MlflowClient
 
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     state: dict[str, Any] = {"step": "other"}
     parts = _Timer()
@@ -833,8 +834,9 @@ def _parts_by_step(parts: _Timer) -> dict[str, dict[str, float]]:
 def _baseline() -> None:
     start = time.perf_counter()
     imports = _import_all(BASE_IMPORTS)
-    from mlcycle import gating, settings, storage, training
-    from mlcycle.config import load_pipeline
+    from mlcycle import settings
+    from mlcycle.core import gating, storage, training
+    from mlcycle.core.config import load_pipeline
 
     config = load_pipeline(PIPELINE)
     emit("phase", name="imports", seconds=time.perf_counter() - start)
@@ -866,8 +868,8 @@ def _baseline() -> None:
 def _product() -> None:
     start = time.perf_counter()
     imports = _import_all(PRODUCT_IMPORTS)
-    from mlcycle import model_steps
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.stages import modelling
 
     config = load_pipeline(PIPELINE)
     parts, calls, inner, state = _instrument()
@@ -879,9 +881,9 @@ def _product() -> None:
         state["step"] = step
         mark = time.perf_counter()
         if step == "train_model":
-            outputs[step] = model_steps.train_model(config)
+            outputs[step] = modelling.train_model(config)
         else:
-            outputs[step] = getattr(model_steps, step)(config, outputs["train_model"]["version"])
+            outputs[step] = getattr(modelling, step)(config, outputs["train_model"]["version"])
         steps[step] = time.perf_counter() - mark
         emit("phase", name=step, seconds=steps[step])
     work = time.perf_counter() - began
@@ -921,7 +923,7 @@ def _load_dag(stage: str):
 def _airflow() -> None:
     start = time.perf_counter()
     imports = _import_all(AIRFLOW_IMPORTS)
-    from mlcycle import model_steps
+    from mlcycle.stages import modelling
 
     parts, calls, inner, state = _instrument()
     steps: dict[str, float] = {}
@@ -940,9 +942,9 @@ def _airflow() -> None:
                 state["step"] = "other"
         return wrapper
 
-    # the operators call model_steps.<function> at run time, so these wrappers time the task work
+    # the operators call modelling.<function> at run time, so these wrappers time the task work
     for step in STEPS:
-        setattr(model_steps, step, timed(step, getattr(model_steps, step)))
+        setattr(modelling, step, timed(step, getattr(modelling, step)))
     dags = {step: _load_dag(step.split("_")[0]) for step in STEPS}
     emit("phase", name="imports + DAG files", seconds=time.perf_counter() - start)
     began = time.perf_counter()
@@ -973,8 +975,8 @@ def _log_model_repeat() -> None:
     import mlflow
     from mlflow.models import infer_signature
 
-    from mlcycle import registry, storage, training
-    from mlcycle.config import load_pipeline
+    from mlcycle.core import registry, storage, training
+    from mlcycle.core.config import load_pipeline
 
     config = load_pipeline(PIPELINE)
     model = registry.load_model(config.model_name, 1)

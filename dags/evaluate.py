@@ -1,5 +1,5 @@
-"""Airflow DAGs ``evaluate_<pipeline>``, one per config with a training section (built by mlcycle.dag_factory)."""
+"""Airflow DAGs ``evaluate_<pipeline>``, one per config with a training section (built by the factory)."""
 
-from mlcycle.dag_factory import build, evaluate_dag
+from mlcycle.orchestration.factory import build, evaluate_dag
 
 globals().update(build(evaluate_dag))

@@ -1,5 +1,5 @@
-"""Airflow DAGs ``ingest_<pipeline>``, one per config in include/pipelines (built by mlcycle.dag_factory)."""
+"""Airflow DAGs ``ingest_<pipeline>``, one per config in include/pipelines (built by the factory)."""
 
-from mlcycle.dag_factory import build, ingest_dag
+from mlcycle.orchestration.factory import build, ingest_dag
 
 globals().update(build(ingest_dag))

@@ -1,5 +1,5 @@
-"""Airflow DAGs ``monitor_<pipeline>``, one per config with a training section (built by mlcycle.dag_factory)."""
+"""Airflow DAGs ``monitor_<pipeline>``, one per config with a training section (built by the factory)."""
 
-from mlcycle.dag_factory import build, monitor_dag
+from mlcycle.orchestration.factory import build, monitor_dag
 
 globals().update(build(monitor_dag))

@@ -23,7 +23,7 @@ import datetime as dt
 from airflow.sdk import DAG, Param
 
 from mlcycle import settings
-from mlcycle.operators import EvaluateOperator, RegisterOperator, TrainOperator
+from mlcycle.orchestration.operators import EvaluateOperator, RegisterOperator, TrainOperator
 
 PIPELINE = "pedestrians"
 VERSION = "{{ ti.xcom_pull(task_ids='train')['version'] }}"

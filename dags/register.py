@@ -1,5 +1,5 @@
-"""Airflow DAGs ``register_<pipeline>``, one per config with a training section (built by mlcycle.dag_factory)."""
+"""Airflow DAGs ``register_<pipeline>``, one per config with a training section (built by the factory)."""
 
-from mlcycle.dag_factory import build, register_dag
+from mlcycle.orchestration.factory import build, register_dag
 
 globals().update(build(register_dag))

@@ -1,5 +1,5 @@
-"""Airflow DAGs ``rollback_<pipeline>``, one per config with a training section (built by mlcycle.dag_factory)."""
+"""Airflow DAGs ``rollback_<pipeline>``, one per config with a training section (built by the factory)."""
 
-from mlcycle.dag_factory import build, rollback_dag
+from mlcycle.orchestration.factory import build, rollback_dag
 
 globals().update(build(rollback_dag))

@@ -1,5 +1,5 @@
-"""Airflow DAGs ``score_<pipeline>``, one per config with a training section (built by mlcycle.dag_factory)."""
+"""Airflow DAGs ``score_<pipeline>``, one per config with a training section (built by the factory)."""
 
-from mlcycle.dag_factory import build, score_dag
+from mlcycle.orchestration.factory import build, score_dag
 
 globals().update(build(score_dag))

@@ -1,5 +1,5 @@
-"""Airflow DAGs ``train_<pipeline>``, one per config with a training section (built by mlcycle.dag_factory)."""
+"""Airflow DAGs ``train_<pipeline>``, one per config with a training section (built by the factory)."""
 
-from mlcycle.dag_factory import build, train_dag
+from mlcycle.orchestration.factory import build, train_dag
 
 globals().update(build(train_dag))

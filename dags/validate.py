@@ -1,5 +1,5 @@
-"""Airflow DAGs ``validate_<pipeline>``, one per config in include/pipelines (built by mlcycle.dag_factory)."""
+"""Airflow DAGs ``validate_<pipeline>``, one per config in include/pipelines (built by the factory)."""
 
-from mlcycle.dag_factory import build, validate_dag
+from mlcycle.orchestration.factory import build, validate_dag
 
 globals().update(build(validate_dag))

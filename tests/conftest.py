@@ -61,7 +61,7 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def flights_config():
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
 
     return load_pipeline("flights")
 

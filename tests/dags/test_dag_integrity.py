@@ -76,7 +76,7 @@ def test_every_dag_serializes(parsed):
 
 
 def test_every_pipeline_config_gets_every_stage(parsed):
-    from mlcycle.config import load_pipelines
+    from mlcycle.core.config import load_pipelines
 
     expected = {f"{stage}_{config.name}" for config in load_pipelines() for stage in config.stages}
     assert len(expected) >= 6
@@ -124,11 +124,11 @@ def test_every_asset_a_dag_waits_for_is_produced_by_a_task():
     A mapped task is re-created at run time from its ``partial()`` arguments, so an outlet set only in
     ``__init__`` would vanish there: the factory must declare it where the scheduler sees it.
     """
-    from mlcycle import dag_factory
-    from mlcycle.config import load_pipelines
+    from mlcycle.core.config import load_pipelines
+    from mlcycle.orchestration import factory
 
     for config in load_pipelines():
-        dags = [getattr(dag_factory, f"{stage}_dag")(config) for stage in config.stages]
+        dags = [getattr(factory, f"{stage}_dag")(config) for stage in config.stages]
         produced = {asset.name for dag in dags for task in dag.tasks for asset in task.outlets}
         for dag in dags:
             waits_for = _asset_names(getattr(dag.timetable, "asset_condition", None))

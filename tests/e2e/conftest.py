@@ -31,10 +31,12 @@ def _e2e_config() -> str:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The embedded stack on free ports, with January validated and a champion trained on it."""
-    from mlcycle import model_steps, runtime, settings, steps
-    from mlcycle.airflow_client import AirflowClient
-    from mlcycle.config import load_pipeline
+    from mlcycle import settings
+    from mlcycle.core.config import load_pipeline
     from mlcycle.sources import nycflights
+    from mlcycle.stages import ingestion, modelling
+    from mlcycle.tools import runtime
+    from mlcycle.tools.airflow_client import AirflowClient
 
     root = tmp_path_factory.mktemp("e2e")
     pipelines = root / "pipelines"
@@ -50,12 +52,12 @@ def stack(tmp_path_factory):
             runtime.launch(rt)  # the services start while January is ingested and validated
             for ds in JANUARY:
                 nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
-                steps.ingest_day(config, ds)
-                steps.validate_day(config, ds)
+                ingestion.ingest_day(config, ds)
+                ingestion.validate_day(config, ds)
             runtime.wait_healthy(rt)
-            seeded = model_steps.train_model(config, JANUARY[-1], cause={"type": "manual", "reason": "e2e seed"})
-            model_steps.evaluate_model(config, seeded["version"])
-            model_steps.register_model(config, seeded["version"])
+            seeded = modelling.train_model(config, JANUARY[-1], cause={"type": "manual", "reason": "e2e seed"})
+            modelling.evaluate_model(config, seeded["version"])
+            modelling.register_model(config, seeded["version"])
             client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
             yield SimpleNamespace(rt=rt, client=client, config=config, seeded=seeded, january=JANUARY)
         finally:

@@ -58,7 +58,7 @@ def _task_states(client, dag_id: str, run_id: str) -> dict[str, list[str]]:
 
 
 def _versions(cause_type: str | None = None) -> list[dict[str, Any]]:
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     versions = [registry.version_info("flights", int(v.version))
                 for v in registry.client().search_model_versions("name = 'flights'")]
@@ -74,7 +74,8 @@ STAGES = ["ingest_flights", "validate_flights", "score_flights", "monitor_flight
 @pytest.fixture(scope="module")
 def drift_chain(stack) -> SimpleNamespace:
     """July lands; everything after the file drop is up to the scheduler."""
-    from mlcycle import registry, settings
+    from mlcycle import settings
+    from mlcycle.core import registry
     from mlcycle.sources import nycflights
 
     client = stack.client
@@ -93,7 +94,7 @@ def drift_chain(stack) -> SimpleNamespace:
 
 
 def test_july_drifts_and_the_drift_asset_retrains_through_the_gate(stack, drift_chain):
-    from mlcycle import registry, storage
+    from mlcycle.core import registry, storage
 
     client = stack.client
     ingest, validate = client.dag_runs("ingest_flights"), client.dag_runs("validate_flights")
@@ -135,7 +136,7 @@ def test_july_drifts_and_the_drift_asset_retrains_through_the_gate(stack, drift_
 
 
 def test_predictions_are_made_by_the_champion(stack, drift_chain):
-    from mlcycle import registry, storage
+    from mlcycle.core import registry, storage
 
     client = stack.client
     assert set(storage.list_partitions("predictions", "flights")) == set(JULY)
@@ -150,7 +151,8 @@ def test_predictions_are_made_by_the_champion(stack, drift_chain):
 
 
 def test_a_burst_of_ten_drift_alerts_trains_once(stack, drift_chain):
-    from mlcycle import alerts, registry
+    from mlcycle.core import registry
+    from mlcycle.tools import alerts
 
     client = stack.client
     last = registry.last_alert_training("flights")
@@ -186,7 +188,7 @@ def test_a_burst_of_ten_drift_alerts_trains_once(stack, drift_chain):
 
 
 def test_a_bad_param_is_refused_at_trigger_time_with_what_is_allowed(stack):
-    from mlcycle.airflow_client import AirflowAPIError
+    from mlcycle.tools.airflow_client import AirflowAPIError
 
     runs = len(stack.client.dag_runs("train_flights"))
     with pytest.raises(AirflowAPIError, match="400") as refused:

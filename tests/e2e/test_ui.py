@@ -56,7 +56,7 @@ def browser():
 @pytest.fixture(scope="module")
 def page(stack, browser):
     """A browser tab logged in through Airflow's login page."""
-    from mlcycle import runtime
+    from mlcycle.tools import runtime
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(UI_WAIT)
@@ -82,7 +82,7 @@ def test_an_anonymous_request_to_the_plugin_is_refused(stack):
     for path in ("/mlcycle/reports/", "/mlcycle/reports/flights/gate/v1", "/mlcycle/data-docs/"):
         response = httpx.get(f"{url}{path}", timeout=30)
         assert response.status_code in (401, 403), (path, response.status_code)
-    from mlcycle import runtime
+    from mlcycle.tools import runtime
 
     token = httpx.post(f"{url}/auth/token", json={"username": runtime.USERNAME, "password": stack.rt.password()},
                        timeout=30).json()["access_token"]

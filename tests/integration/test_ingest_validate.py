@@ -26,7 +26,7 @@ def dags(state, flights_config, airflow_db, monkeypatch):
     import shutil
 
     from conftest import SESSION_LAKE
-    from mlcycle.dag_factory import ingest_dag, validate_dag
+    from mlcycle.orchestration.factory import ingest_dag, validate_dag
 
     shutil.rmtree(SESSION_LAKE.removeprefix("file://"), ignore_errors=True)
     monkeypatch.setenv("MLCYCLE_LAKE_URI", SESSION_LAKE)
@@ -45,7 +45,7 @@ def _task_states(run) -> dict[str, str]:
 
 
 def test_days_flow_from_landing_to_validated(dags, flights_config, state):
-    from mlcycle import quality, storage
+    from mlcycle.core import quality, storage
 
     ingest, validate = dags
     for ds in DAYS:
@@ -71,7 +71,7 @@ def test_days_flow_from_landing_to_validated(dags, flights_config, state):
 
 
 def test_rerunning_a_day_replaces_its_partition(dags, flights_config, state):
-    from mlcycle import storage
+    from mlcycle.core import storage
 
     ingest, validate = dags
     ds = "2013-01-04"  # a date no other test runs: dag.test() reuses a DagRun of the same logical date
@@ -88,7 +88,8 @@ def test_rerunning_a_day_replaces_its_partition(dags, flights_config, state):
 
 
 def test_a_bad_file_fails_at_once_and_is_kept(dags, flights_config, state):
-    from mlcycle import settings, storage
+    from mlcycle import settings
+    from mlcycle.core import storage
 
     ingest, _ = dags
     ds = "2013-01-05"
@@ -108,21 +109,22 @@ def test_a_bad_file_fails_at_once_and_is_kept(dags, flights_config, state):
 
 def test_validate_picks_up_partitions_whose_events_were_missed(dags, flights_config, state):
     """With no Param and no triggering event, validate reconciles against the lake."""
-    from mlcycle import steps, storage
+    from mlcycle.core import storage
+    from mlcycle.stages import ingestion
 
     _, validate = dags
     for ds in DAYS:
         _land(flights_config, ds)
-        steps.ingest_day(flights_config, ds)
-    assert steps.pending_validation(flights_config) == DAYS
+        ingestion.ingest_day(flights_config, ds)
+    assert ingestion.pending_validation(flights_config) == DAYS
     assert validate.test().state == "success"
     assert storage.list_partitions("validated", "flights") == DAYS
-    assert steps.pending_validation(flights_config) == []
+    assert ingestion.pending_validation(flights_config) == []
 
 
 def test_a_date_range_from_the_trigger_form_ingests_every_day(dags, flights_config, state):
     """The From / To Params backfill a range in one run, one mapped wait + ingest per day."""
-    from mlcycle import storage
+    from mlcycle.core import storage
 
     ingest, _ = dags
     days = ["2013-05-01", "2013-05-02", "2013-05-03"]

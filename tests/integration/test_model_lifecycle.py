@@ -68,9 +68,10 @@ def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[Simp
 
     The MLflow server starts first and is waited for last, so its start-up overlaps with the data's.
     """
-    from mlcycle import settings, steps
-    from mlcycle.config import load_pipeline
+    from mlcycle import settings
+    from mlcycle.core.config import load_pipeline
     from mlcycle.sources import nycflights
+    from mlcycle.stages import ingestion
 
     root = tmp_path_factory.mktemp("lifecycle")
     pipelines = root / "pipelines"
@@ -81,8 +82,8 @@ def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[Simp
         config = load_pipeline(PIPELINE)
         for ds in DAYS:
             nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
-            steps.ingest_day(config, ds)
-            steps.validate_day(config, ds)
+            ingestion.ingest_day(config, ds)
+            ingestion.validate_day(config, ds)
         mlflow = request.getfixturevalue("mlflow_server")
         yield SimpleNamespace(config=config, state=root / "state", pipelines=pipelines, mlflow=mlflow)
 
@@ -90,7 +91,7 @@ def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[Simp
 @contextlib.contextmanager
 def _config_variant(lake: SimpleNamespace, **changes: Any) -> Iterator[Any]:
     """Rewrite ``flights_lc.yaml`` for the duration of the block (tasks load the config by name)."""
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
 
     path = lake.pipelines / f"{PIPELINE}.yaml"
     original = path.read_text()
@@ -107,11 +108,11 @@ def _dag(stage: str):
     Never run one DAG object twice: ``dag.test()`` renders the templated fields onto its task objects
     in place, so the second run would reuse the first run's Params.
     """
-    from mlcycle import dag_factory
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.orchestration import factory
 
-    factories = {"train": dag_factory.train_dag, "evaluate": dag_factory.evaluate_dag,
-                 "register": dag_factory.register_dag, "rollback": dag_factory.rollback_dag}
+    factories = {"train": factory.train_dag, "evaluate": factory.evaluate_dag,
+                 "register": factory.register_dag, "rollback": factory.rollback_dag}
     return factories[stage](load_pipeline(PIPELINE))
 
 
@@ -142,7 +143,7 @@ def _run(dag, **conf: Any):
 
 
 def _registry_state() -> dict[str, Any]:
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     return {alias: registry.alias_version(PIPELINE, alias)
             for alias in (registry.CHAMPION, registry.CHALLENGER, registry.PREVIOUS)}
@@ -150,7 +151,8 @@ def _registry_state() -> dict[str, Any]:
 
 def _lifecycle(**train_conf: Any) -> SimpleNamespace:
     """train -> evaluate -> register through the DAGs; the registry is read before and after."""
-    from mlcycle import registry, settings
+    from mlcycle import settings
+    from mlcycle.core import registry
 
     before = _registry_state()
     train_dag, evaluate_dag, register_dag = _dag("train"), _dag("evaluate"), _dag("register")
@@ -191,7 +193,7 @@ def better(lake, first, worse) -> SimpleNamespace:
 
 @pytest.fixture(scope="module")
 def rolled_back(better) -> SimpleNamespace:
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     before = _registry_state()
     run = _run(_dag("rollback"), reason="v3 misbehaves in production")
@@ -200,19 +202,19 @@ def rolled_back(better) -> SimpleNamespace:
 
 
 def _metric(run_id: str, key: str) -> float:
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     return registry.client().get_run(run_id).data.metrics[key]
 
 
 def _artifacts(run_id: str, folder: str) -> set[str]:
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     return {a.path for a in registry.client().list_artifacts(run_id, folder)}
 
 
 def test_first_model_is_promoted_on_absolute_thresholds_alone(first, lake):
-    from mlcycle import registry, storage
+    from mlcycle.core import registry, storage
 
     assert first.before["champion"] is None
     assert first.after["champion"] == first.version
@@ -302,7 +304,7 @@ def test_worse_challenger_is_rejected_and_champion_stays(worse, first):
 
 
 def test_better_challenger_is_promoted_and_old_champion_becomes_previous(better, first):
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     assert better.before["champion"] == first.version
     (gate,) = better.evaluated
@@ -340,7 +342,8 @@ def test_rollback_restores_the_previous_champion(rolled_back, better, first):
 
 def test_concurrent_promotions_leave_one_champion_and_a_chained_history(lake, first):
     """Several gate-passed versions promoted at once from threads: the lock serialises the moves."""
-    from mlcycle import model_steps, registry
+    from mlcycle.core import registry
+    from mlcycle.stages import modelling
 
     name = f"{PIPELINE}_race"
     config = lake.config.model_copy(update={"name": name})
@@ -358,7 +361,7 @@ def test_concurrent_promotions_leave_one_champion_and_a_chained_history(lake, fi
                                                 model_id=source["source"].removeprefix("models:/"))
         versions.append(int(mv.version))
     for version in versions:
-        assert model_steps.evaluate_model(config, version)["passed"]
+        assert modelling.evaluate_model(config, version)["passed"]
     assert registry.alias_version(name, registry.CHAMPION) is None
 
     barrier = threading.Barrier(len(versions))
@@ -385,8 +388,9 @@ def test_concurrent_promotions_leave_one_champion_and_a_chained_history(lake, fi
 
 
 def test_a_config_without_thresholds_is_refused(lake, first, capfd):
-    from mlcycle import model_steps, registry
-    from mlcycle.gating import NoThresholdsError
+    from mlcycle.core import registry
+    from mlcycle.core.gating import NoThresholdsError
+    from mlcycle.stages import modelling
 
     champion = registry.alias_version(PIPELINE, registry.CHAMPION)
     with _config_variant(lake, evaluation={"thresholds": {}}) as unguarded:
@@ -400,7 +404,7 @@ def test_a_config_without_thresholds_is_refused(lake, first, capfd):
         assert ("AirflowFailException: NoThresholdsError: flights_lc: evaluation.thresholds is empty, so no model "
                 "can be blessed. Add at least one") in capfd.readouterr().out
         with pytest.raises(NoThresholdsError, match="no model can be blessed"):
-            model_steps.evaluate_model(unguarded, version)
+            modelling.evaluate_model(unguarded, version)
 
     info = registry.version_info(PIPELINE, version)
     assert info["tags"]["gate"] == "pending"
@@ -411,9 +415,10 @@ def test_a_config_without_thresholds_is_refused(lake, first, capfd):
 
 
 def test_training_twice_on_the_same_snapshot_gives_identical_metrics(lake):
-    from mlcycle import model_steps, registry
+    from mlcycle.core import registry
+    from mlcycle.stages import modelling
 
-    runs = [model_steps.train_model(lake.config, END) for _ in range(2)]
+    runs = [modelling.train_model(lake.config, END) for _ in range(2)]
     assert runs[0]["version"] != runs[1]["version"]
     assert runs[0]["snapshot_md5"] == runs[1]["snapshot_md5"]
     assert runs[0]["snapshot_uri"] == runs[1]["snapshot_uri"]

@@ -28,9 +28,10 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[SimpleNamespace]:
     """January and July days landed, ingested and validated; no model yet."""
-    from mlcycle import settings, steps
-    from mlcycle.config import load_pipeline
+    from mlcycle import settings
+    from mlcycle.core.config import load_pipeline
     from mlcycle.sources import nycflights
+    from mlcycle.stages import ingestion
 
     root = tmp_path_factory.mktemp("monitoring")
     pipelines = root / "pipelines"
@@ -44,17 +45,17 @@ def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[Simp
         config = load_pipeline(PIPELINE)
         for ds in JANUARY + JULY:
             nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
-            steps.ingest_day(config, ds)
-            steps.validate_day(config, ds)
+            ingestion.ingest_day(config, ds)
+            ingestion.validate_day(config, ds)
         mlflow = request.getfixturevalue("mlflow_server")
         yield SimpleNamespace(config=config, state=root / "state", mlflow=mlflow)
 
 
 def _dag(stage: str):
-    from mlcycle import dag_factory
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.orchestration import factory
 
-    return getattr(dag_factory, f"{stage}_dag")(load_pipeline(PIPELINE))
+    return getattr(factory, f"{stage}_dag")(load_pipeline(PIPELINE))
 
 
 def _run(stage: str, **conf: Any) -> SimpleNamespace:
@@ -80,11 +81,11 @@ def before_champion(lake) -> dict[str, SimpleNamespace]:
 @pytest.fixture(scope="module")
 def champion(lake, before_champion) -> dict[str, Any]:
     """v1, trained on the January window and promoted by the gate (plain domain calls)."""
-    from mlcycle import model_steps
+    from mlcycle.stages import modelling
 
-    trained = model_steps.train_model(lake.config, JANUARY[-1], cause={"type": "manual", "reason": "test"})
-    assert model_steps.evaluate_model(lake.config, trained["version"])["passed"]
-    model_steps.register_model(lake.config, trained["version"])
+    trained = modelling.train_model(lake.config, JANUARY[-1], cause={"type": "manual", "reason": "test"})
+    assert modelling.evaluate_model(lake.config, trained["version"])["passed"]
+    modelling.register_model(lake.config, trained["version"])
     return trained
 
 
@@ -98,7 +99,7 @@ def test_without_champion_score_and_monitor_skip_with_a_reason(before_champion):
 
 
 def test_score_writes_predictions_with_the_champion_version_and_replaces_on_rerun(lake, champion):
-    from mlcycle import storage
+    from mlcycle.core import storage
 
     first = _run("score", ds=JULY[0])
     assert first.states[("score", 0)] == "success"
@@ -117,7 +118,7 @@ def test_score_writes_predictions_with_the_champion_version_and_replaces_on_reru
 
 
 def test_a_july_day_drifts_from_the_january_champion_and_raises_the_drift_asset(lake, champion):
-    from mlcycle import registry, storage
+    from mlcycle.core import registry, storage
 
     run = _run("monitor", ds=JULY[0])
     check = run.values[("monitor", 0)]
@@ -167,7 +168,7 @@ def test_a_threshold_param_overrides_the_config(lake, champion):
 
 
 def test_rechecking_a_day_replaces_its_monitoring_run(lake, champion):
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     _run("monitor", ds=JULY[1])
     experiment = registry.client().get_experiment_by_name(f"{PIPELINE}-monitoring")
@@ -177,36 +178,39 @@ def test_rechecking_a_day_replaces_its_monitoring_run(lake, champion):
 
 def test_the_reference_comes_back_from_the_dvc_remote(lake, champion):
     """Delete the lake's snapshot and the DVC workspace copy: monitoring pulls it from the remote."""
-    from mlcycle import model_steps, settings, storage
+    from mlcycle import settings
+    from mlcycle.core import storage
+    from mlcycle.stages import modelling
 
     tags = {"data.md5": champion["snapshot_md5"]}
     snapshot = Path(storage.local_path(champion["snapshot_uri"])) / storage.DATA_FILE
     workspace = settings.dvc_repo_dir() / "training" / PIPELINE / f"md5={tags['data.md5']}" / storage.DATA_FILE
     snapshot.unlink()
     workspace.unlink()
-    check = model_steps.monitor_day(lake.config, JULY[1])
+    check = modelling.monitor_day(lake.config, JULY[1])
     assert check["drift"]
     assert workspace.exists()
 
 
 def test_pending_days_are_the_new_days_not_yet_handled(lake, champion):
-    from mlcycle import model_steps
+    from mlcycle.stages import modelling
 
     _run("score", ds=JULY[1])
-    assert model_steps.pending_days(lake.config, "predictions") == []
-    assert model_steps.pending_days(lake.config, "monitoring") == []
+    assert modelling.pending_days(lake.config, "predictions") == []
+    assert modelling.pending_days(lake.config, "monitoring") == []
     assert all(d > JANUARY[-1] for d in JULY)
 
 
 def test_an_alert_inside_the_cooldown_is_recorded_and_skipped(lake, champion):
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from mlcycle import model_steps, registry
-    from mlcycle.operators.model import _skip_inside_cooldown
+    from mlcycle.core import registry
+    from mlcycle.orchestration.operators.model import _skip_inside_cooldown
+    from mlcycle.stages import modelling
 
     cause = {"type": "asset", "events": [{"asset": "drift", "ds": JULY[0]}]}
     _skip_inside_cooldown(lake.config, cause)  # no drift-triggered training yet: goes ahead
-    model_steps.train_model(lake.config, JANUARY[-1], cause=cause)
+    modelling.train_model(lake.config, JANUARY[-1], cause=cause)
     with pytest.raises(AirflowSkipException, match="inside the cooldown"):
         _skip_inside_cooldown(lake.config, cause)
     experiment = registry.client().get_experiment_by_name(f"{PIPELINE}-monitoring")

@@ -30,9 +30,10 @@ LOCKDOWN = "2021-08-18"
 @pytest.fixture(scope="module")
 def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[SimpleNamespace]:
     """Ten days landed, ingested and validated with the plain steps; the lockdown day only landed."""
-    from mlcycle import settings, steps
-    from mlcycle.config import load_pipeline
+    from mlcycle import settings
+    from mlcycle.core.config import load_pipeline
     from mlcycle.sources import akl_pedestrians
+    from mlcycle.stages import ingestion
 
     root = tmp_path_factory.mktemp("pedestrians")
     with pytest.MonkeyPatch.context() as patch:
@@ -44,17 +45,17 @@ def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[Simp
         for ds in [*DAYS, LOCKDOWN]:
             akl_pedestrians.land_day(ds, settings.landing_uri(), config.landing_path(ds))
         for ds in DAYS:
-            steps.ingest_day(config, ds)
-            steps.validate_day(config, ds)
+            ingestion.ingest_day(config, ds)
+            ingestion.validate_day(config, ds)
         yield SimpleNamespace(config=config, mlflow=request.getfixturevalue("mlflow_server"))
 
 
 def _dag(stage: str):
     """A fresh DAG of one stage: ``dag.test()`` renders templates onto its tasks, so never run one twice."""
-    from mlcycle import dag_factory
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.orchestration import factory
 
-    return getattr(dag_factory, f"{stage}_dag")(load_pipeline(PIPELINE))
+    return getattr(factory, f"{stage}_dag")(load_pipeline(PIPELINE))
 
 
 def _run(stage: str, logical_date: dt.datetime | None = None, **conf: Any) -> SimpleNamespace:
@@ -77,7 +78,7 @@ def champion(lake) -> SimpleNamespace:
 
 
 def test_the_first_model_passes_the_regression_gate_and_becomes_champion(lake, champion):
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     trained = champion.trained
     assert trained["train_rows"] > 3000
@@ -95,7 +96,7 @@ def test_the_first_model_passes_the_regression_gate_and_becomes_champion(lake, c
 
 
 def test_the_champion_carries_evidentlys_regression_report_in_mlflow(lake, champion):
-    from mlcycle import registry
+    from mlcycle.core import registry
 
     run_id = champion.trained["run_id"]
     artifacts = {a.path for a in registry.client().list_artifacts(run_id, "evaluation")}
@@ -109,7 +110,7 @@ def test_the_champion_carries_evidentlys_regression_report_in_mlflow(lake, champ
 
 
 def test_a_lockdown_day_is_ingested_validated_scored_and_raises_drift(lake, champion):
-    from mlcycle import storage
+    from mlcycle.core import storage
 
     ingest = _run("ingest", logical_date=dt.datetime.fromisoformat(LOCKDOWN).replace(tzinfo=dt.UTC))
     assert ingest.values["ingest"]["rows"] == 456  # 19 counters in 2021, 24 hours each
@@ -143,7 +144,8 @@ def test_the_hand_written_refresh_dag_trains_gates_and_promotes_in_one_run(lake,
     window gives the same metrics, so the new version is no worse than the champion and is promoted."""
     import runpy
 
-    from mlcycle import registry, settings
+    from mlcycle import settings
+    from mlcycle.core import registry
 
     dag = runpy.run_path(str(settings.REPO_ROOT / "dags" / "refresh_pedestrians.py"))["dag"]
     assert [t.outlets for t in dag.tasks if t.task_id in ("train", "evaluate")] == [[], []]

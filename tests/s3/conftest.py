@@ -49,7 +49,7 @@ def _up(url: str) -> bool:
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     """``python -m moto.server`` on a free port, with the buckets; the AWS connection points at it."""
-    from mlcycle import object_store
+    from mlcycle.core import object_store
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

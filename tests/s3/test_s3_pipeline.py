@@ -40,7 +40,7 @@ def _keys(moto, bucket: str, prefix: str) -> list[str]:
 @pytest.fixture(scope="module")
 def lake(moto, mlflow_s3, airflow_db, tmp_path_factory):
     """S3 settings for the module; the MLflow server starts meanwhile and is waited for by ``mlflow``."""
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
 
     root = tmp_path_factory.mktemp("s3-mode")
     pipelines = root / "pipelines"
@@ -62,10 +62,11 @@ def _land(config, ds: str) -> str:
 @pytest.fixture(scope="module")
 def ingested_by_dag(lake):
     """``ingest_flights_s3`` via ``dag.test()``; the day's file lands on S3 only after the sensor has deferred."""
-    from mlcycle import dag_factory, storage
+    from mlcycle.core import storage
+    from mlcycle.orchestration import factory
 
     ds = DAYS[0]
-    dag = dag_factory.ingest_dag(lake.config)
+    dag = factory.ingest_dag(lake.config)
     assert "Waits for `s3://landing/" in dag.doc_md  # the mapped sensor gets each day's URI at run time
     assert not storage.exists(f"s3://landing/{lake.config.landing_path(ds)}")
     timer = threading.Timer(8, _land, (lake.config, ds))
@@ -78,7 +79,7 @@ def ingested_by_dag(lake):
 
 
 def test_ingest_dag_waits_for_the_s3_key_then_writes_the_lake_on_s3(ingested_by_dag, lake):
-    from mlcycle import storage
+    from mlcycle.core import storage
 
     states = {ti.task_id: ti.state for ti in ingested_by_dag.get_task_instances()}
     assert ingested_by_dag.state == "success", states
@@ -95,7 +96,7 @@ def test_the_sensors_s3_key_trigger_fires_only_once_the_key_lands(lake):
     """The trigger the sensor defers with, run as the triggerer runs it, against S3 on moto."""
     import asyncio
 
-    from mlcycle.operators import LandingFileSensor
+    from mlcycle.orchestration.operators import LandingFileSensor
 
     ds = "2013-01-20"
     trigger = LandingFileSensor(task_id="wait", uri=f"s3://landing/{lake.config.landing_path(ds)}",
@@ -114,16 +115,17 @@ def test_the_sensors_s3_key_trigger_fires_only_once_the_key_lands(lake):
 @pytest.fixture(scope="module")
 def validated(lake, ingested_by_dag):
     """The other days through the plain steps (what the operators call), then GX validation of all."""
-    from mlcycle import steps
+    from mlcycle.stages import ingestion
 
     for ds in DAYS[1:]:
         _land(lake.config, ds)
-        steps.ingest_day(lake.config, ds)
-    return {ds: steps.validate_day(lake.config, ds) for ds in DAYS}
+        ingestion.ingest_day(lake.config, ds)
+    return {ds: ingestion.validate_day(lake.config, ds) for ds in DAYS}
 
 
 def test_validation_publishes_and_quarantines_on_s3(validated, lake):
-    from mlcycle import steps, storage
+    from mlcycle.core import storage
+    from mlcycle.stages import ingestion
 
     for ds, result in validated.items():
         raw = storage.read_manifest(storage.partition_uri("raw", PIPELINE, ds))
@@ -133,12 +135,13 @@ def test_validation_publishes_and_quarantines_on_s3(validated, lake):
         if result["quarantined_rows"]:
             assert storage.read_partition(result["quarantine_uri"])["is_late"].isna().all()
     assert storage.list_partitions("validated", PIPELINE) == DAYS
-    assert steps.pending_validation(lake.config) == []
+    assert ingestion.pending_validation(lake.config) == []
     assert _keys(lake.moto, "lake", f"mlcycle/quarantine/{PIPELINE}/")
 
 
 def test_dvc_pushes_to_s3_and_a_fresh_workspace_pulls_back_by_md5(validated, lake, tmp_path):
-    from mlcycle import settings, storage, versioning
+    from mlcycle import settings
+    from mlcycle.core import storage, versioning
 
     ds = DAYS[1]
     relative = f"raw/{PIPELINE}/ds={ds}/data.parquet"
@@ -155,18 +158,18 @@ def test_dvc_pushes_to_s3_and_a_fresh_workspace_pulls_back_by_md5(validated, lak
 @pytest.fixture(scope="module")
 def registered(validated, lake, mlflow_s3):
     """train -> evaluate -> register through the plain model steps, with MLflow artifacts on S3."""
-    from mlcycle import model_steps
+    from mlcycle.stages import modelling
 
     mlflow_s3.wait()
     lake.patch.setenv("MLFLOW_TRACKING_URI", mlflow_s3.url)
-    trained = model_steps.train_model(lake.config, end=DAYS[-1], cause={"type": "test", "mode": "s3"})
-    evaluated = model_steps.evaluate_model(lake.config, trained["version"])
-    registered = model_steps.register_model(lake.config, trained["version"])
+    trained = modelling.train_model(lake.config, end=DAYS[-1], cause={"type": "test", "mode": "s3"})
+    evaluated = modelling.evaluate_model(lake.config, trained["version"])
+    registered = modelling.register_model(lake.config, trained["version"])
     return SimpleNamespace(trained=trained, evaluated=evaluated, registered=registered)
 
 
 def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registered, lake):
-    from mlcycle import registry, storage
+    from mlcycle.core import registry, storage
 
     version = registered.trained["version"]
     assert registered.evaluated["passed"], registered.evaluated["reasons"]
@@ -184,12 +187,13 @@ def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registe
 
 def test_champion_scores_and_monitors_a_day_with_outputs_on_s3(registered, lake):
     """Predictions and the drift report go to the S3 lake; the reference snapshot comes back from DVC on S3."""
-    from mlcycle import model_steps, storage
+    from mlcycle.core import storage
+    from mlcycle.stages import modelling
 
     ds = DAYS[-1]
-    scored = model_steps.score_day(lake.config, ds)
+    scored = modelling.score_day(lake.config, ds)
     assert scored["uri"] == f"s3://lake/mlcycle/predictions/{PIPELINE}/ds={ds}"
     assert storage.read_manifest(scored["uri"])["rows"] == scored["rows"] > 0
-    monitored = model_steps.monitor_day(lake.config, ds)
+    monitored = modelling.monitor_day(lake.config, ds)
     assert monitored["report_uri"].startswith(f"s3://lake/mlcycle/reports/{PIPELINE}/drift/")
     assert _keys(lake.moto, "lake", monitored["report_uri"].removeprefix("s3://lake/"))

@@ -22,7 +22,7 @@ DRIFT = "drift.flights"
 @pytest.fixture(scope="module")
 def airflow(moto, tmp_path_factory):
     """The embedded Airflow alone: MLflow serves nothing this test needs."""
-    from mlcycle import runtime
+    from mlcycle.tools import runtime
 
     @dataclass(frozen=True)
     class AirflowOnly(runtime.Runtime):
@@ -51,8 +51,8 @@ def airflow(moto, tmp_path_factory):
 
 
 def test_a_message_on_the_drift_queue_emits_the_drift_asset_and_triggers_retraining(airflow, moto):
-    from mlcycle import runtime
-    from mlcycle.airflow_client import AirflowClient
+    from mlcycle.tools import runtime
+    from mlcycle.tools.airflow_client import AirflowClient
 
     rt, queue = airflow
     client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())

@@ -8,7 +8,7 @@ def test_the_cause_of_a_run_comes_from_its_type_and_events():
 
     from airflow.utils.types import DagRunType
 
-    from mlcycle.operators.model import _cause
+    from mlcycle.orchestration.operators.model import _cause
 
     def context(run_type, events=None, reason=""):
         return {"dag_run": SimpleNamespace(run_type=run_type), "triggering_asset_events": events or {},
@@ -24,7 +24,7 @@ def test_the_cause_of_a_run_comes_from_its_type_and_events():
 def test_a_long_cause_still_fits_an_mlflow_tag_as_valid_json():
     import json
 
-    from mlcycle.registry import cause_tag
+    from mlcycle.core.registry import cause_tag
 
     events = [{"asset": "drift.flights", "source": "external", "reason": "x" * 300} for _ in range(40)]
     tag = json.loads(cause_tag({"type": "asset", "events": events}))

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mlcycle import settings
-from mlcycle.config import ConfigError, PipelineConfig, load_config, load_pipeline, load_pipelines
+from mlcycle.core.config import ConfigError, PipelineConfig, load_config, load_pipeline, load_pipelines
 from mlcycle.errors import DataError
 
 FLIGHTS_YAML = settings.INCLUDE_DIR / "pipelines" / "flights.yaml"

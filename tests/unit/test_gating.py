@@ -8,14 +8,14 @@ import pytest
 
 @pytest.fixture
 def regression_config():
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
     from mlcycle.settings import INCLUDE_DIR
 
     return load_pipeline("pedestrians", INCLUDE_DIR / "pipelines")
 
 
 def _scored(noise: float, seed: int = 0):
-    from mlcycle.gating import scored_frame
+    from mlcycle.core.gating import scored_frame
 
     rng = np.random.default_rng(seed)
     y = rng.uniform(100, 200, 2000)
@@ -28,7 +28,7 @@ def _with_thresholds(config, thresholds: dict[str, float], tolerance: float = 0.
 
 
 def test_error_thresholds_pass_a_good_model_and_fail_a_poor_one(regression_config, tmp_path):
-    from mlcycle.gating import evaluate
+    from mlcycle.core.gating import evaluate
 
     config = _with_thresholds(regression_config, {"mae": 5.0, "mape": 0.05, "r2": 0.9})
     good = evaluate(config, _scored(noise=2.0), None, tmp_path / "good")
@@ -40,7 +40,7 @@ def test_error_thresholds_pass_a_good_model_and_fail_a_poor_one(regression_confi
 
 
 def test_a_challenger_worse_than_the_champion_fails_the_relative_test(regression_config, tmp_path):
-    from mlcycle.gating import evaluate
+    from mlcycle.core.gating import evaluate
 
     config = _with_thresholds(regression_config, {"mae": 50.0}, tolerance=0.5)
     result = evaluate(config, _scored(noise=8.0), _scored(noise=2.0, seed=1), tmp_path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mlcycle.config import PipelineConfig
+from mlcycle.core.config import PipelineConfig
+from mlcycle.core.ingest import REASON_COLUMN, IngestError, ingest_bytes
 from mlcycle.errors import DataError
-from mlcycle.ingest import REASON_COLUMN, IngestError, ingest_bytes
 
 from .conftest import DAY
 

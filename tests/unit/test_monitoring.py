@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlcycle.config import ConfigError, MonitoringConfig, PipelineConfig
+from mlcycle.core.config import ConfigError, MonitoringConfig, PipelineConfig
 
 COLUMNS = ["a", "b", "c", "kind"]
 
@@ -18,7 +18,7 @@ def _frame(rows: int, shift: float = 0.0, kinds: str = "xyz", seed: int = 0) -> 
 
 
 def test_identical_distributions_do_not_drift():
-    from mlcycle.monitoring import drift_report
+    from mlcycle.core.monitoring import drift_report
 
     _, share, failed, scores, sampled = drift_report(_frame(5000, seed=1), _frame(5000, seed=2), COLUMNS,
                                                      MonitoringConfig(sample_rows=10_000))
@@ -29,7 +29,7 @@ def test_identical_distributions_do_not_drift():
 
 
 def test_a_shifted_numeric_and_a_new_category_drift():
-    from mlcycle.monitoring import drift_report
+    from mlcycle.core.monitoring import drift_report
 
     current = _frame(3000, shift=1.0, kinds="xyw", seed=3)
     _, share, failed, scores, _ = drift_report(current, _frame(3000, seed=4), COLUMNS, MonitoringConfig())
@@ -39,7 +39,7 @@ def test_a_shifted_numeric_and_a_new_category_drift():
 
 
 def test_the_numeric_threshold_is_in_reference_standard_deviations():
-    from mlcycle.monitoring import drift_report
+    from mlcycle.core.monitoring import drift_report
 
     current = _frame(3000, shift=1.0, seed=5)
     _, _, failed, scores, _ = drift_report(current, _frame(3000, seed=6), COLUMNS,
@@ -50,7 +50,7 @@ def test_the_numeric_threshold_is_in_reference_standard_deviations():
 
 
 def test_large_inputs_are_sampled_and_keep_the_verdict():
-    from mlcycle.monitoring import drift_report
+    from mlcycle.core.monitoring import drift_report
 
     current, reference = _frame(30_000, shift=0.5, seed=7), _frame(30_000, seed=8)
     limits = MonitoringConfig(sample_rows=5000)
@@ -63,7 +63,7 @@ def test_large_inputs_are_sampled_and_keep_the_verdict():
 
 
 def test_a_column_empty_on_one_side_is_left_out_not_fatal():
-    from mlcycle.monitoring import drift_report, empty_columns
+    from mlcycle.core.monitoring import drift_report, empty_columns
 
     current = _frame(2000, seed=9).assign(b=np.nan)
     assert empty_columns(current, _frame(2000), COLUMNS) == ["b"]
@@ -73,7 +73,7 @@ def test_a_column_empty_on_one_side_is_left_out_not_fatal():
 
 
 def test_nullable_pandas_dtypes_are_accepted():
-    from mlcycle.monitoring import drift_report
+    from mlcycle.core.monitoring import drift_report
 
     current = _frame(2000, seed=10).astype({"c": "Int64", "kind": "string"})
     _, share, _, _, _ = drift_report(current, _frame(2000, seed=11), COLUMNS, MonitoringConfig())
@@ -81,7 +81,7 @@ def test_nullable_pandas_dtypes_are_accepted():
 
 
 def test_sample_is_deterministic_and_bounded():
-    from mlcycle.monitoring import sample
+    from mlcycle.core.monitoring import sample
 
     frame = _frame(1000)
     assert sample(frame, 2000) is frame
@@ -103,7 +103,7 @@ def test_monitored_columns_default_to_the_features(flights_config):
 
 def test_a_bad_threshold_names_the_field(tmp_path):
     from mlcycle import settings
-    from mlcycle.config import load_config
+    from mlcycle.core.config import load_config
 
     text = (settings.pipelines_dir() / "flights.yaml").read_text().replace("drift_share: 0.1", "drift_share: 2")
     path = tmp_path / "flights.yaml"

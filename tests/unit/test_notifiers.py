@@ -19,7 +19,7 @@ from conftest import free_port
 @pytest.fixture
 def notifications(tmp_path, monkeypatch):
     monkeypatch.setenv("MLCYCLE_NOTIFICATIONS_FILE", str(tmp_path / "notifications.jsonl"))
-    from mlcycle import notify
+    from mlcycle.core import notify
 
     return notify
 
@@ -73,7 +73,7 @@ def slack_webhook(monkeypatch) -> Iterator[list]:
 
 
 def test_without_connections_a_notification_goes_to_the_file(notifications, monkeypatch):
-    from mlcycle.notifiers import DriftNotifier
+    from mlcycle.orchestration.notifiers import DriftNotifier
 
     for name in ("AIRFLOW_CONN_SMTP_DEFAULT", "AIRFLOW_CONN_SLACK_DEFAULT"):
         monkeypatch.delenv(name, raising=False)
@@ -85,7 +85,7 @@ def test_without_connections_a_notification_goes_to_the_file(notifications, monk
 
 
 def test_with_connections_it_also_goes_to_smtp_and_slack(notifications, smtp_server, slack_webhook):
-    from mlcycle.notifiers import PromotionNotifier
+    from mlcycle.orchestration.notifiers import PromotionNotifier
 
     PromotionNotifier(pipeline="flights", promoted=False, title="flights v3 rejected",
                       message="roc_auc 0.56 < 0.60")({})
@@ -98,7 +98,7 @@ def test_with_connections_it_also_goes_to_smtp_and_slack(notifications, smtp_ser
 
 
 def test_a_failing_channel_is_logged_and_never_raises(notifications, monkeypatch, capsys):
-    from mlcycle.notifiers import QuarantineNotifier
+    from mlcycle.orchestration.notifiers import QuarantineNotifier
 
     monkeypatch.setenv("AIRFLOW_CONN_SLACK_DEFAULT", json.dumps({
         "conn_type": "slackwebhook", "password": f"http://127.0.0.1:{free_port()}/nobody-listens"}))
@@ -110,7 +110,7 @@ def test_a_failing_channel_is_logged_and_never_raises(notifications, monkeypatch
 def test_task_failure_names_the_task_run_and_error(notifications, monkeypatch):
     from types import SimpleNamespace
 
-    from mlcycle.notifiers import TaskFailureNotifier
+    from mlcycle.orchestration.notifiers import TaskFailureNotifier
 
     monkeypatch.delenv("AIRFLOW_CONN_SLACK_DEFAULT", raising=False)
     ti = SimpleNamespace(dag_id="ingest_flights", task_id="ingest", run_id="manual__1", try_number=1, map_index=0)

@@ -14,7 +14,7 @@ ENDPOINT = "http://127.0.0.1:9"
 
 @pytest.fixture
 def aws_conn(monkeypatch):
-    from mlcycle import object_store
+    from mlcycle.core import object_store
 
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(
         {"conn_type": "aws", "login": "AKIDTEST", "password": "s3cr3t",
@@ -25,7 +25,7 @@ def aws_conn(monkeypatch):
 
 
 def test_split_and_scheme():
-    from mlcycle import object_store
+    from mlcycle.core import object_store
 
     assert object_store.split("s3://lake/raw/flights/ds=2013-01-01") == ("lake", "raw/flights/ds=2013-01-01")
     assert object_store.is_s3("s3://b/k")
@@ -33,7 +33,7 @@ def test_split_and_scheme():
 
 
 def test_fsspec_options_come_from_the_connection(aws_conn):
-    from mlcycle import object_store
+    from mlcycle.core import object_store
 
     options = object_store.fsspec_options()
     assert (options["key"], options["secret"], options["token"]) == ("AKIDTEST", "s3cr3t", None)
@@ -42,7 +42,7 @@ def test_fsspec_options_come_from_the_connection(aws_conn):
 
 
 def test_dvc_remote_config_carries_endpoint_and_credentials_only_for_s3(aws_conn):
-    from mlcycle import object_store
+    from mlcycle.core import object_store
 
     assert object_store.dvc_remote("/tmp/remote") == {"url": "/tmp/remote"}
     assert object_store.dvc_remote("s3://dvc/remote") == {
@@ -54,7 +54,7 @@ def test_landing_sensor_defers_with_the_trigger_of_its_scheme(aws_conn):
     from airflow.providers.amazon.aws.triggers.s3 import S3KeyTrigger
     from airflow.providers.standard.triggers.file import FileTrigger
 
-    from mlcycle.operators import LandingFileSensor
+    from mlcycle.orchestration.operators import LandingFileSensor
 
     s3 = LandingFileSensor(task_id="s3", uri="s3://landing/flights/flights_2013-01-01.csv", poke_interval=7)._trigger()
     assert isinstance(s3, S3KeyTrigger)
@@ -66,14 +66,14 @@ def test_landing_sensor_defers_with_the_trigger_of_its_scheme(aws_conn):
 
 
 def test_drift_asset_has_no_watcher_without_a_queue(monkeypatch):
-    from mlcycle.assets import pipeline_asset
+    from mlcycle.orchestration.assets import pipeline_asset
 
     monkeypatch.delenv("MLCYCLE_DRIFT_QUEUE_URL", raising=False)
     assert pipeline_asset("drift", "flights").watchers == []
 
 
 def test_drift_asset_watches_the_pipelines_sqs_queue(monkeypatch):
-    from mlcycle.assets import pipeline_asset
+    from mlcycle.orchestration.assets import pipeline_asset
 
     monkeypatch.setenv("MLCYCLE_DRIFT_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/drift-{pipeline}")
     monkeypatch.setenv("MLCYCLE_DRIFT_QUEUE_POLL_SECONDS", "5")

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlcycle import quality, settings
-from mlcycle.config import PipelineConfig, load_pipeline
+from mlcycle import settings
+from mlcycle.core import quality
+from mlcycle.core.config import PipelineConfig, load_pipeline
+from mlcycle.core.ingest import REASON_COLUMN, ingest_bytes
 from mlcycle.errors import DataError
-from mlcycle.ingest import REASON_COLUMN, ingest_bytes
 
 from .conftest import DAY
 

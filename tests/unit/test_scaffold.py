@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlcycle import scaffold, settings
+from mlcycle import settings
+from mlcycle.tools import scaffold
 
 SAMPLE = """\
 sale_date,store,basket_id,price,units,promo,revenue
@@ -34,14 +35,14 @@ def project(tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 
 def _dag_ids(config) -> set[str]:
-    from mlcycle import dag_factory
+    from mlcycle.orchestration import factory
 
-    return {getattr(dag_factory, f"{stage}_dag")(config).dag_id for stage in config.stages}
+    return {getattr(factory, f"{stage}_dag")(config).dag_id for stage in config.stages}
 
 
 def test_a_profiled_sample_gives_a_config_the_factory_builds_every_dag_from(project: Path, capsys) -> None:
-    from mlcycle import dag_factory
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.orchestration import factory
 
     assert scaffold.main(["sales", "--from-csv", str(project / "sample.csv")]) == 0
     assert "ingest_sales" in capsys.readouterr().out
@@ -55,15 +56,16 @@ def test_a_profiled_sample_gives_a_config_the_factory_builds_every_dag_from(proj
     assert (settings.state_dir() / "landing" / "sales").is_dir()
     assert _dag_ids(config) == {f"{s}_sales" for s in config.stages}
     assert len(config.stages) == 8
-    assert "ingest_sales" in dag_factory.build(dag_factory.ingest_dag), "the dags/ files pick it up unchanged"
+    assert "ingest_sales" in factory.build(factory.ingest_dag), "the dags/ files pick it up unchanged"
     comments = (project / "pipelines" / "sales.yaml").read_text()
     assert "# EDIT" in comments
     assert "docs/adding-a-pipeline.md" in comments
 
 
 def test_the_starter_suite_comes_from_the_sample_and_passes_it(project: Path) -> None:
-    from mlcycle import steps, storage
-    from mlcycle.config import load_pipeline
+    from mlcycle.core import storage
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.stages import ingestion
 
     scaffold.main(["sales", "--from-csv", str(project / "sample.csv")])
     suite = json.loads((project / "gx" / "expectations" / "sales.json").read_text())
@@ -83,12 +85,12 @@ def test_the_starter_suite_comes_from_the_sample_and_passes_it(project: Path) ->
     header, *rows = SAMPLE.splitlines()
     day = "\n".join([header, *(r for r in rows if r.startswith("2024-05-01"))])
     storage.write_bytes_atomic(f"{settings.landing_uri()}/{config.landing_path('2024-05-01')}", day.encode())
-    steps.ingest_day(config, "2024-05-01")
-    assert steps.validate_day(config, "2024-05-01")["rows"] == 3
+    ingestion.ingest_day(config, "2024-05-01")
+    assert ingestion.validate_day(config, "2024-05-01")["rows"] == 3
 
 
 def test_without_a_sample_the_placeholder_contract_is_valid(project: Path) -> None:
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
 
     assert scaffold.main(["churn", "--task", "classification"]) == 0
     config = load_pipeline("churn")
@@ -147,7 +149,7 @@ def _schema_fields() -> dict[str, str]:
     """``field path -> default`` from the pydantic models, written as the guide writes them."""
     from pydantic import BaseModel
 
-    from mlcycle import config
+    from mlcycle.core import config
 
     sections = {"": config.PipelineConfig, "landing.": config.LandingConfig, "schedule.": config.ScheduleConfig,
                 "validation.": config.ValidationConfig, "training.": config.TrainingConfig,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlcycle import storage
-from mlcycle.config import PipelineConfig
-from mlcycle.steps import landing_file_uri, pending_validation
+from mlcycle.core import storage
+from mlcycle.core.config import PipelineConfig
+from mlcycle.stages.ingestion import landing_file_uri, pending_validation
 
 
 def frame(value: int) -> pd.DataFrame:

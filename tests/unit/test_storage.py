@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlcycle import settings, storage
+from mlcycle import settings
+from mlcycle.core import storage
 
 
 def sample(rows: int = 4, offset: int = 0) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pytest
 
 
 def _validated(days: list[str]) -> None:
-    from mlcycle import storage
+    from mlcycle.core import storage
 
     for ds in days:
         frame = pd.DataFrame({"flight_date": pd.to_datetime([ds, ds]), "is_late": [0, 1]})
@@ -15,7 +15,7 @@ def _validated(days: list[str]) -> None:
 
 
 def test_the_window_needs_holdout_plus_two_days(state, flights_config):
-    from mlcycle.training import SPLIT_COLUMN, TrainingDataError, build_snapshot
+    from mlcycle.core.training import SPLIT_COLUMN, TrainingDataError, build_snapshot
 
     holdout = flights_config.training.holdout_days
     days = [f"2013-07-0{i}" for i in range(1, holdout + 3)]

@@ -36,7 +36,7 @@ def client(state):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from mlcycle.ui import URL_PREFIX, LazyApp
+    from mlcycle.orchestration.ui import URL_PREFIX, LazyApp
 
     parent = FastAPI()
     parent.mount(URL_PREFIX, LazyApp())
@@ -46,7 +46,8 @@ def client(state):
 @pytest.fixture
 def lake(state):
     """One drift report (drifted), one quiet day and one gate report in the lake; Data Docs on disk."""
-    from mlcycle import settings, storage
+    from mlcycle import settings
+    from mlcycle.core import storage
 
     drift = f"{settings.lake_uri()}/reports/flights/drift"
     for ds, drifted in (("2013-07-01", True), ("2013-01-04", False)):
@@ -172,7 +173,7 @@ def test_every_cdn_asset_of_the_gx_templates_has_a_vendored_copy():
     """Fails when a GX upgrade changes its CDN URLs: vendor the new file (static/vendor/VENDOR.md)."""
     import great_expectations
 
-    from mlcycle.ui.assets import CDN_MAP, VENDOR_DIR, rewrite_cdn_urls
+    from mlcycle.orchestration.ui.assets import CDN_MAP, VENDOR_DIR, rewrite_cdn_urls
 
     templates = Path(great_expectations.__file__).parent / "render" / "view" / "templates"
     scripts_and_styles = re.compile(r"[\"'](https://[^\"']+\.(?:js|css)|https://cdn\.jsdelivr\.net/npm/[^\"']+)[\"']")
@@ -189,18 +190,18 @@ def test_every_cdn_asset_of_the_gx_templates_has_a_vendored_copy():
 def test_the_plugin_registers_the_app_and_the_views(monkeypatch):
     import importlib
 
-    import mlcycle.plugin
+    import mlcycle.orchestration.plugin
 
     monkeypatch.setenv("MLFLOW_UI_URL", "http://mlflow.example:5000/")
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example/team-a")
-    plugin = importlib.reload(mlcycle.plugin).MlcyclePlugin
+    plugin = importlib.reload(mlcycle.orchestration.plugin).MlcyclePlugin
     views = {v["name"]: v for v in plugin.external_views}
     assert views["Drift reports"]["href"] == "/team-a/mlcycle/reports/"
     assert views["Data quality"]["href"] == "/team-a/mlcycle/data-docs/"
     assert views["Model registry"]["href"] == "http://mlflow.example:5000/#/models"
     assert [app["url_prefix"] for app in plugin.fastapi_apps] == ["/mlcycle"]
 
-    from mlcycle import links
+    from mlcycle.orchestration import links
 
     urls = links.mlflow_urls("http://m", "flights", 3, "7", "abc")
     assert urls[links.GateReportLink] == (
@@ -209,4 +210,5 @@ def test_the_plugin_registers_the_app_and_the_views(monkeypatch):
     monkeypatch.delenv("MLFLOW_UI_URL")
     monkeypatch.delenv("AIRFLOW__API__BASE_URL")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # no UI to link to
-    assert "Model registry" not in {v["name"] for v in importlib.reload(mlcycle.plugin).MlcyclePlugin.external_views}
+    views = importlib.reload(mlcycle.orchestration.plugin).MlcyclePlugin.external_views
+    assert "Model registry" not in {v["name"] for v in views}

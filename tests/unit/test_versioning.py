@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlcycle import storage
-from mlcycle.versioning import DataVersion, version_file
+from mlcycle.core import storage
+from mlcycle.core.versioning import DataVersion, version_file
 
 
 @pytest.fixture(scope="module")

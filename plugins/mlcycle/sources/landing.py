@@ -7,7 +7,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mlcycle import settings, storage
+from mlcycle import settings
+from mlcycle.core import storage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +30,7 @@ def land_frame(frame: pd.DataFrame, landing_uri: str, relative_path: str) -> str
 def run_cli(doc: str, pipeline: str, start: str, first: dt.date, last: dt.date,
             land_day: Callable[[str, str, str], str], argv: list[str] | None = None) -> None:
     """``python -m mlcycle.sources.<source>``: land consecutive days of the source for a pipeline."""
-    from mlcycle.config import load_pipeline
+    from mlcycle.core.config import load_pipeline
 
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--pipeline", default=pipeline, help="pipeline config to land for")

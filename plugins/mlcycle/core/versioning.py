@@ -1,0 +1,92 @@
+"""Data versioning with DVC: every lake partition is added to a DVC repo and pushed to its remote.
+
+The DVC workspace mirrors the lake layout (``<zone>/<pipeline>/ds=<date>/data.parquet``). Its
+``.dvc`` pointer holds the md5 that lineage records carry; the remote holds the content, so any
+version can be pulled back by md5. Parallel tasks share the repo, so every operation holds a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from mlcycle import settings
+from mlcycle.core import object_store, storage
+from mlcycle.core.locks import file_lock
+
+log = logging.getLogger(__name__)
+REMOTE_NAME = "lake"
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """What lineage needs to find a dataset again: content md5, pointer file and its text."""
+
+    md5: str
+    path: str
+    pointer: str
+    pointer_text: str
+    remote: str
+
+
+def _repo(root: Path, remote: str):
+    from dvc.repo import Repo
+
+    if not (root / ".dvc").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        Repo.init(str(root), no_scm=True)
+        log.info("initialised DVC repo at %s", root)
+    repo = Repo(str(root))
+    with repo.config.edit() as conf:
+        conf["core"]["analytics"] = False
+        conf["core"]["remote"] = REMOTE_NAME
+        conf["remote"][REMOTE_NAME] = {"url": remote}
+    if object_store.is_s3(remote):  # endpoint and credentials from the Airflow connection, in memory only
+        repo = Repo(str(root), config={"remote": {REMOTE_NAME: object_store.dvc_remote(remote)}})
+    return repo
+
+
+def version_file(source_uri: str, relative_path: str, root: Path | None = None,
+                 remote: str | None = None) -> DataVersion:
+    """Copy ``source_uri`` into the DVC workspace at ``relative_path``, add it and push it."""
+    root = root or settings.dvc_repo_dir()
+    remote = remote or settings.dvc_remote_uri()
+    target = root / relative_path
+    with file_lock(root.parent / f".{root.name}.lock"):
+        repo = _repo(root, remote)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(storage.read_bytes(source_uri))
+        repo.add(str(target))
+        repo.push(targets=[str(target)])
+        pointer = target.with_name(target.name + ".dvc")
+        text = pointer.read_text()
+    md5 = yaml.safe_load(text)["outs"][0]["md5"]
+    log.info("versioned %s with DVC: md5 %s, pushed to %s", relative_path, md5, remote)
+    return DataVersion(md5=md5, path=relative_path, pointer=str(pointer), pointer_text=text, remote=remote)
+
+
+def load_version(relative_path: str, md5: str, root: Path | None = None, remote: str | None = None) -> bytes:
+    """The content DVC versioned at ``relative_path``, checked against ``md5``.
+
+    A workspace copy with that md5 is read as is; otherwise DVC checks it out from its cache or pulls
+    it from the remote.
+    """
+    root = root or settings.dvc_repo_dir()
+    pointer = root / f"{relative_path}.dvc"
+    with file_lock(root.parent / f".{root.name}.lock"):
+        if not pointer.exists():
+            raise FileNotFoundError(f"no DVC pointer {pointer}: was {relative_path} versioned in this repo?")
+        recorded = yaml.safe_load(pointer.read_text())["outs"][0]["md5"]
+        if recorded != md5:
+            raise ValueError(f"DVC pointer {pointer} holds md5 {recorded}, lineage expects {md5}")
+        target = root / relative_path
+        if not (target.exists() and hashlib.md5(target.read_bytes()).hexdigest() == md5):
+            repo = _repo(root, remote or settings.dvc_remote_uri())
+            repo.pull(targets=[str(pointer)], force=True)  # from the cache, else from the remote
+        data = target.read_bytes()
+    log.info("loaded %s from DVC (md5 %s)", relative_path, md5)
+    return data

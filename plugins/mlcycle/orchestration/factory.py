@@ -1,0 +1,213 @@
+"""Builds every stage's DAG for every pipeline config. The files in ``dags/`` only call this.
+
+Parse-time work is reading the YAML configs: no database query, no connection look-up and no
+heavy import (pandas, GX, DVC ... load inside the tasks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
+
+from mlcycle import settings
+from mlcycle.core.config import PipelineConfig, load_pipelines
+from mlcycle.orchestration.assets import pipeline_asset
+from mlcycle.orchestration.notifiers import TaskFailureNotifier
+from mlcycle.orchestration.operators import (
+    DriftAlertOperator,
+    EvaluateOperator,
+    IngestDatesOperator,
+    IngestOperator,
+    LandingFileSensor,
+    MonitorOperator,
+    RegisterOperator,
+    ResolvePartitionsOperator,
+    RollbackOperator,
+    ScoreOperator,
+    TrainOperator,
+    ValidateOperator,
+)
+
+
+def _utc(day: dt.date | None) -> dt.datetime | None:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) if day else None
+
+
+def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
+    return {
+        "dag_id": f"{stage}_{config.name}",
+        "description": f"{stage} · {config.description}",
+        "doc_md": f"### {stage}_{config.name}\n{doc}\n\nPipeline config: `include/pipelines/{config.name}.yaml`.",
+        "tags": sorted({*config.tags, stage, "mlcycle"}),
+        "default_args": {"owner": config.owner, "retries": config.retries,
+                         "retry_delay": dt.timedelta(minutes=1),
+                         "on_failure_callback": TaskFailureNotifier(pipeline=config.name)},
+        "start_date": _utc(config.schedule.start_date),
+        "catchup": False,
+    }
+
+
+def ingest_dag(config: PipelineConfig) -> DAG:
+    """``ingest_<p>``: wait for the day's file, type it, write ``raw/<p>/ds=<ds>``, version it with DVC."""
+    landing = f"{settings.landing_uri()}/{config.landing.pattern}"  # for the docs
+    kwargs = _common(config, "ingest", "Wait for the day's file, type it, write `raw/<p>/ds=<ds>`, version it "
+                     f"with DVC.\n\nWaits for `{landing}`. Backfill a range from the trigger form (From / To), "
+                     f"or with `airflow backfill create --dag-id ingest_{config.name} --from-date ... --to-date ...`.")
+    kwargs.update(catchup=config.schedule.catchup, end_date=_utc(config.schedule.end_date), max_active_runs=4)
+    params = {
+        "from_date": Param(None, type=["null", "string"], format="date", title="From (backfill)",
+                           description="First day to ingest (YYYY-MM-DD). Empty: the run's logical date only."),
+        "to_date": Param(None, type=["null", "string"], format="date", title="To (backfill)",
+                         description="Last day to ingest, inclusive (at most 366 days after From)."),
+    }
+    with DAG(schedule=config.schedule.cron, params=params, **kwargs) as dag:
+        dates = IngestDatesOperator(task_id="dates")
+        wait = LandingFileSensor.partial(task_id="wait_for_file", poke_interval=config.landing.poke_seconds,
+                                         timeout=config.landing.timeout_minutes * 60
+                                         ).expand(uri=dates.output.map(_landing_uri(config)))
+        ingest = IngestOperator.partial(task_id="ingest", pipeline=config.name,
+                                        outlets=[pipeline_asset("raw", config.name)]).expand(ds=dates.output)
+        wait >> ingest
+    return dag
+
+
+def _landing_uri(config: PipelineConfig):
+    """Day -> URI of its landing file (applied on the worker to the ``dates`` task's output)."""
+    root = settings.landing_uri()
+
+    def uri(ds: str) -> str:
+        return f"{root}/{config.landing_path(ds)}"
+    return uri
+
+
+def validate_dag(config: PipelineConfig) -> DAG:
+    """``validate_<p>``: GX suite on each new raw partition; failing rows to quarantine, the rest published."""
+    kwargs = _common(config, "validate", "GX suite on each new raw partition; failing rows to quarantine, the rest "
+                     "published.\n\nRuns when `raw." + config.name + "` gets new partitions, or by hand for one date.")
+    with DAG(schedule=[pipeline_asset("raw", config.name)], params={"ds": _ds_param("Validate", "raw")},
+             max_active_runs=1, **kwargs) as dag:
+        dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name)
+        ValidateOperator.partial(task_id="validate", pipeline=config.name,
+                                 outlets=[pipeline_asset("validated", config.name)]).expand(ds=dates.output)
+    return dag
+
+
+def _ds_param(what: str, upstream: str) -> Param:
+    return Param(None, type=["null", "string"], format="date", title="Partition date",
+                 description=f"{what} this date by hand (YYYY-MM-DD). Empty: the dates of the triggering "
+                             f"{upstream} Asset events, plus any day not handled yet.")
+
+
+def _version_param(what: str) -> Param:
+    return Param(None, type=["null", "integer"], minimum=1, title="Model version",
+                 description=f"{what} this version by hand. Empty: the version(s) of the triggering Asset events.")
+
+
+def train_dag(config: PipelineConfig) -> DAG:
+    """``train_<p>``: train on the validated window, log to MLflow, register the ``challenger``."""
+    training, monitoring = config.training, config.monitoring
+    drift = pipeline_asset("drift", config.name)
+    when = f"Runs on `drift.{config.name}` (monitor or external alert)"
+    schedule: AssetOrTimeSchedule | list = [drift]
+    if monitoring.retrain_cron:
+        schedule = AssetOrTimeSchedule(timetable=CronTriggerTimetable(monitoring.retrain_cron, timezone="UTC"),
+                                       assets=drift)
+        when += f", on the schedule `{monitoring.retrain_cron}` (UTC)"
+    kwargs = _common(config, "train", "Build the training snapshot from the validated window (versioned with "
+                     "DVC), search, fit, log to MLflow and register the model as `challenger`; emits "
+                     f"`candidate.{config.name}` for the Evidently gate.\n\n{when}, and by hand. A drift alert "
+                     f"within {monitoring.cooldown_minutes} min of the last drift-triggered training is recorded "
+                     "and skipped. The cause (alert extras, schedule or your reason) is recorded on the MLflow run.")
+    params = {
+        "window_end": Param(None, type=["null", "string"], format="date", title="Last day of the window",
+                          description="YYYY-MM-DD. Empty: the latest validated day."),
+        "window_days": Param(None, type=["null", "integer"], minimum=training.holdout_days + 1, maximum=366,
+                             title="Window (days)", description=f"Empty: {training.window_days} from the config."),
+        "estimator": Param(None, type=["null", "string"], enum=[None, *training.estimators], title="Estimator",
+                           description=f"Empty: {training.estimator} from the config."),
+        "reason": Param(None, type=["null", "string"], title="Reason",
+                        description="Why you retrain; recorded on the MLflow run."),
+    }
+    with DAG(schedule=schedule, params=params, max_active_runs=1, **kwargs) as dag:
+        TrainOperator(task_id="train", pipeline=config.name)
+    return dag
+
+
+def evaluate_dag(config: PipelineConfig) -> DAG:
+    """``evaluate_<p>``: the Evidently gate, challenger against champion on the same holdout."""
+    kwargs = _common(config, "evaluate", "Score challenger and champion on the challenger's holdout and run the "
+                     "Evidently report with tests (absolute thresholds, and no worse than the champion by more than "
+                     "the tolerance). Report and verdict are attached to the model version.")
+    with DAG(schedule=[pipeline_asset("candidate", config.name)], params={"version": _version_param("Evaluate")},
+             max_active_runs=1, **kwargs) as dag:
+        EvaluateOperator(task_id="evaluate", pipeline=config.name)
+    return dag
+
+
+def register_dag(config: PipelineConfig) -> DAG:
+    """``register_<p>``: promote a version that passed the gate, record one that failed."""
+    kwargs = _common(config, "register", "Gate passed: alias `champion` moves, the old champion becomes "
+                     "`previous`. Gate failed: the version is tagged rejected with the reasons and the champion "
+                     "stays. Serialised: one-slot pool and one active run.")
+    params = {"version": _version_param("Register"),
+              "reason": Param(None, type=["null", "string"], title="Reason", description="Why you register this "
+                              "version by hand; recorded in the promotion history next to the gate's verdict.")}
+    with DAG(schedule=[pipeline_asset("evaluated", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
+        RegisterOperator(task_id="register", pipeline=config.name, pool=settings.PROMOTION_POOL)
+    return dag
+
+
+def rollback_dag(config: PipelineConfig) -> DAG:
+    """``rollback_<p>``: move ``champion`` back, by hand."""
+    kwargs = _common(config, "rollback", "Move `champion` back to a version that passed the gate (default: the "
+                     "`previous` champion), and record the move in the promotion history.")
+    params = {"version": Param(None, type=["null", "integer"], minimum=1, title="Version to restore",
+                               description="Empty: the previous champion."),
+              "reason": Param("", type="string", minLength=3, title="Reason", description="Recorded in the history.")}
+    with DAG(schedule=None, params=params, max_active_runs=1, **kwargs) as dag:
+        RollbackOperator(task_id="rollback", pipeline=config.name, pool=settings.PROMOTION_POOL)
+    return dag
+
+
+def score_dag(config: PipelineConfig) -> DAG:
+    """``score_<p>``: batch predictions of the champion for each new validated day."""
+    kwargs = _common(config, "score", f"Batch predictions of `models:/{config.model_name}@champion` for each new "
+                     f"validated day, to `predictions/{config.name}/ds=<day>/`, the model version on every row. "
+                     "Skipped while there is no champion.")
+    with DAG(schedule=[pipeline_asset("validated", config.name)], params={"ds": _ds_param("Score", "validated")},
+             max_active_runs=1, **kwargs) as dag:
+        dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name, stage="score")
+        ScoreOperator.partial(task_id="score", pipeline=config.name).expand(ds=dates.output)
+    return dag
+
+
+def monitor_dag(config: PipelineConfig) -> DAG:
+    """``monitor_<p>``: Evidently drift and quality of each new day; raises ``drift.<p>`` when it drifts."""
+    monitoring = config.monitoring
+    kwargs = _common(config, "monitor", "Evidently report of each new validated day against the champion's own "
+                     "training snapshot (loaded from DVC): data drift, drift of the model's output and, with labels, "
+                     f"model quality. Figures go to the MLflow experiment `{config.model_name}-monitoring`. "
+                     f"`drift.{config.name}` is raised when the drifted share reaches {monitoring.drift_share} or "
+                     f"{config.training.primary_metric} drops by more than {monitoring.quality_drop}.")
+    params = {
+        "ds": _ds_param("Monitor", "validated"),
+        "drift_share": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=1, title="Drift share",
+                             description=f"Override: share of drifted columns that raises drift. Empty: "
+                                         f"{monitoring.drift_share} from the config."),
+        "quality_drop": Param(None, type=["null", "number"], minimum=0, title="Quality drop",
+                              description=f"Override: drop of {config.training.primary_metric} below the champion's "
+                                          f"holdout that raises drift. Empty: {monitoring.quality_drop}."),
+    }
+    with DAG(schedule=[pipeline_asset("validated", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
+        dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name, stage="monitor")
+        checks = MonitorOperator.partial(task_id="monitor", pipeline=config.name).expand(ds=dates.output)
+        DriftAlertOperator(task_id="raise_drift", pipeline=config.name, results=checks.output,
+                           trigger_rule="none_failed")
+    return dag
+
+
+def build(stage_factory) -> dict[str, DAG]:
+    """One DAG per pipeline config for the given stage factory, keyed by dag_id."""
+    stage = stage_factory.__name__.removesuffix("_dag")
+    return {dag.dag_id: dag for dag in map(stage_factory, (c for c in load_pipelines() if stage in c.stages))}

@@ -1,0 +1,114 @@
+"""Score and monitor each validated day with the champion; raise the drift Asset when it drifts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowSkipException
+
+from mlcycle.orchestration.assets import pipeline_asset
+from mlcycle.orchestration.links import DriftReportLink, MlflowRunLink
+from mlcycle.orchestration.notifiers import DriftNotifier
+from mlcycle.orchestration.operators._failfast import fail_fast_on_data_errors
+
+
+class ScoreOperator(BaseOperator):
+    """Batch predictions of ``models:/<p>@champion`` for one day, to ``predictions/<p>/ds=<ds>``.
+
+    Every row records the model version. Skipped, with the reason in the log, while there is no champion.
+    """
+
+    template_fields: Sequence[str] = ("ds",)
+    ui_color = "#e0f2fe"
+
+    def __init__(self, *, pipeline: str, ds: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.ds = ds
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from mlcycle.core.config import load_pipeline
+        from mlcycle.stages import modelling
+
+        with fail_fast_on_data_errors():
+            result = modelling.score_day(load_pipeline(self.pipeline), self.ds)
+        if result is None:
+            raise AirflowSkipException(f"{self.pipeline} has no champion yet: nothing to score {self.ds} with")
+        return result
+
+
+class MonitorOperator(BaseOperator):
+    """Evidently drift (data and model output) and quality of one day against the champion's training data.
+
+    Thresholds come from the config unless ``drift_share`` / ``quality_drop`` override them.
+    Links: the day's Evidently report and its MLflow monitoring run.
+    """
+
+    template_fields: Sequence[str] = ("ds", "drift_share", "quality_drop")
+    operator_extra_links = (DriftReportLink(), MlflowRunLink())
+    ui_color = "#fef3c7"
+
+    def __init__(self, *, pipeline: str, ds: str, drift_share: Any = "{{ params.drift_share }}",
+                 quality_drop: Any = "{{ params.quality_drop }}", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.ds = ds
+        self.drift_share = drift_share
+        self.quality_drop = quality_drop
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from mlcycle.core import registry
+        from mlcycle.core.config import load_pipeline
+        from mlcycle.orchestration.links import monitoring_urls
+        from mlcycle.stages import modelling
+
+        with fail_fast_on_data_errors():
+            result = modelling.monitor_day(load_pipeline(self.pipeline), self.ds, _number(self.drift_share),
+                                             _number(self.quality_drop))
+        if result is None:
+            raise AirflowSkipException(f"{self.pipeline} has no champion yet: no reference to monitor {self.ds}")
+        for link, url in monitoring_urls(registry.ui_url(), result["experiment_id"], result["run_id"],
+                                         self.pipeline, result["ds"]).items():
+            link.persist(context, url)
+        self.log.info("%s %s: %s", self.pipeline, self.ds, "; ".join(result["reasons"]) or "no drift")
+        return result
+
+
+def _number(value: Any) -> float | None:
+    return None if value in (None, "", "None") else float(value)
+
+
+class DriftAlertOperator(BaseOperator):
+    """Emit ``drift.<pipeline>`` when any monitored day drifted; skipped otherwise.
+
+    The event's extra carries the partition, the drifted columns, the share, the quality drop and the
+    report's URI, so the retraining run records why it ran.
+    """
+
+    template_fields: Sequence[str] = ("results",)
+    ui_color = "#fecaca"
+
+    def __init__(self, *, pipeline: str, results: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [pipeline_asset("drift", pipeline)])
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+        self.results = results
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        drifted = [r for r in (self.results or []) if r and r.get("drift")]
+        if not drifted:
+            raise AirflowSkipException(f"no drift in {self.pipeline}: nothing to raise")
+        latest = max(drifted, key=lambda r: r["ds"])
+        extra = {"pipeline": self.pipeline, "source": "monitor", "ds": latest["ds"],
+                 "partition": latest["partition"],
+                 "drifted_columns": latest["drifted_columns"], "share": latest["share"],
+                 "quality_drop": latest["quality_drop"], "report_uri": latest["report_uri"],
+                 "reasons": latest["reasons"], "champion": latest["champion"],
+                 "drifted_days": sorted(r["ds"] for r in drifted)}
+        context["outlet_events"][pipeline_asset("drift", self.pipeline)].extra = extra
+        DriftNotifier(pipeline=self.pipeline, title=f"drift in {self.pipeline} on {', '.join(extra['drifted_days'])}",
+                      message="; ".join(latest["reasons"]) + f". Report: {latest['report_uri']}. "
+                              f"train_{self.pipeline} follows on drift.{self.pipeline}.", details=extra)(context)
+        return extra

@@ -1,0 +1,275 @@
+"""``make demo``: the whole lifecycle of real 2013 flights on the embedded Airflow + MLflow stack.
+
+1. January: land daily CSVs; the scheduler ingests them, validate follows on ``raw.flights``;
+   the first model is trained by hand and the Evidently gate makes it the champion.
+2. July, a new season: the days land; score and monitor follow on ``validated.flights``; the
+   monitor finds drift against the champion's own training data and raises ``drift.flights``;
+   ``train_flights`` runs on that Asset; evaluate (the gate) and register decide the new champion.
+3. One more July day: it is scored by whatever the gate left as champion.
+
+It ends with a summary (runs, drift events, versions and aliases, URLs, login) and leaves the
+services up until ``make stop``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import Counter
+
+from mlcycle import settings
+from mlcycle.core import quality, storage
+from mlcycle.core.config import load_pipeline
+from mlcycle.core.ingest import REASON_COLUMN
+from mlcycle.sources import landing, nycflights
+from mlcycle.stages import ingestion
+from mlcycle.tools import alerts, runtime
+from mlcycle.tools.airflow_client import FINISHED, AirflowClient
+
+
+def _states(runs: list[dict]) -> Counter:
+    return Counter(run["state"] for run in runs)
+
+
+_last_progress = [""]
+
+
+def _progress(line: str) -> None:
+    """Print a progress line when it differs from the last one, with the time."""
+    if line != _last_progress[0]:
+        _last_progress[0] = line
+        print(f"  {time.strftime('%H:%M:%S')}  {line}", flush=True)
+
+
+def _check(client: AirflowClient, deadline: float, timeout: float) -> None:
+    if not client.scheduler_healthy():
+        raise SystemExit("the Airflow scheduler is not running any more; see .state/logs/airflow.log, "
+                         "then `make stop && make demo`")
+    if time.monotonic() > deadline:
+        raise SystemExit(f"not finished within {timeout:.0f}s; see the Airflow UI")
+
+
+def wait_for_pipeline(client: AirflowClient, pipeline: str, days: list[str], timeout: float) -> None:
+    """Poll until the days are ingested and validated (or their runs have failed), printing progress."""
+    config = load_pipeline(pipeline)
+    deadline = time.monotonic() + timeout
+    while True:
+        ingest, validate = client.dag_runs(f"ingest_{pipeline}"), client.dag_runs(f"validate_{pipeline}")
+        raw = set(storage.list_partitions("raw", pipeline)) & set(days)
+        validated = set(storage.list_partitions("validated", pipeline)) & set(days)
+        _progress(f"ingest runs {dict(_states(ingest))} · raw days {len(raw)}/{len(days)} · validate runs "
+                  f"{dict(_states(validate))} · validated days {len(validated)}/{len(days)}")
+        settled = (all(r["state"] in FINISHED for r in ingest + validate) and raw
+                   and not ingestion.pending_validation(config))
+        if settled:
+            return
+        _check(client, deadline, timeout)
+        time.sleep(10)
+
+
+def wait_for_runs(client: AirflowClient, dag_ids: list[str], minimum: dict[str, int], timeout: float) -> None:
+    """Poll until every run of ``dag_ids`` has finished and each has at least ``minimum`` runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = {dag_id: client.dag_runs(dag_id) for dag_id in dag_ids}
+        _progress(" · ".join(f"{d} {dict(_states(r))}" for d, r in runs.items()))
+        if all(len(runs[d]) >= minimum.get(d, 0) and all(r["state"] in FINISHED for r in runs[d]) for d in dag_ids):
+            return
+        _check(client, deadline, timeout)
+        time.sleep(10)
+
+
+def train_and_gate(client: AirflowClient, pipeline: str, conf: dict, timeout: float) -> None:
+    """Trigger ``train_<p>``; evaluate and register follow through the candidate/evaluated Assets."""
+    stages = [f"{stage}_{pipeline}" for stage in ("train", "evaluate", "register")]
+    done = len(client.dag_runs(stages[-1]))
+    client.trigger(stages[0], conf)
+    print(f"triggered {stages[0]} with {conf}; {stages[1]} and {stages[2]} follow on the Assets", flush=True)
+    wait_for_runs(client, stages, {stages[-1]: done + 1}, timeout)
+
+
+def _cause_line(text: str) -> str:
+    cause = json.loads(text)
+    if cause.get("type") != "asset":
+        return f"{cause.get('type', '?')} {cause.get('reason', '')}".strip()
+    return "; ".join(f"{e.get('source', 'alert')} drift alert on {e.get('ds', '?')} "
+                     f"({', '.join(e.get('drifted_columns', []))})" for e in cause.get("events", []))
+
+
+def model_summary(pipeline: str) -> list[str]:
+    from mlcycle.core import registry
+
+    versions = sorted(registry.client().search_model_versions(f"name='{pipeline}'"), key=lambda v: int(v.version))
+    lines = [f"\nMLflow model '{pipeline}': {'version':>7}  {'aliases':22} gate     reasons / lineage"]
+    for v in versions:
+        tags = v.tags
+        detail = (tags.get("gate.reasons", "") if tags.get("gate") == "failed"
+                  else f"data md5 {tags.get('data.md5', '?')[:12]}… window {tags.get('data.window', '?')} "
+                       f"commit {tags.get('code.commit', '?')[:10]}")
+        aliases = registry.version_info(pipeline, int(v.version))["aliases"]  # search results carry none
+        lines.append(f"{'':22}{v.version:>7}  {','.join(aliases) or '-':22} {tags.get('gate', '?'):8} {detail}")
+        lines.append(f"{'':31}cause: {_cause_line(tags.get('cause', '{}'))}")
+    lines += [f"promotion history: {len(registry.history(pipeline))} record(s), "
+              f"MLflow experiment '{pipeline}-promotions'"]
+    return lines
+
+
+def _reasons(pipeline: str, ds: str) -> Counter:
+    counts: Counter = Counter()
+    for stage in ("ingest", "validate"):
+        uri = f"{storage.partition_uri('quarantine', pipeline, ds)}/{stage}"
+        try:
+            frame = storage.read_partition(uri)
+        except storage.PartitionNotFound:
+            continue
+        for reasons in frame[REASON_COLUMN]:
+            counts.update(reasons.split("; "))
+    return counts
+
+
+def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: list[str]) -> str:
+    config = load_pipeline(pipeline)
+    lines = ["", "=" * 100, f"Pipeline '{pipeline}': {days[0]} .. {days[-1]}", "=" * 100]
+    for stage in config.stages:
+        lines.append(f"{stage + '_' + pipeline:24} runs: {dict(_states(client.dag_runs(f'{stage}_{pipeline}')))}")
+    lines.append(f"\n{'day':12} {'raw rows':>9} {'validated':>10} {'quarantined':>12}  reasons")
+    for ds in days:
+        def rows(zone: str, ds: str = ds) -> str:
+            try:
+                return str(storage.read_manifest(storage.partition_uri(zone, pipeline, ds))["rows"])
+            except storage.PartitionNotFound:
+                return "-"
+        reasons = _reasons(pipeline, ds)
+        lines.append(f"{ds:12} {rows('raw'):>9} {rows('validated'):>10} {sum(reasons.values()):>12}  "
+                     + ", ".join(f"{n}× {r}" for r, n in reasons.most_common(2)))
+    if config.training:
+        lines += drift_summary(client, pipeline) + model_summary(pipeline) + prediction_summary(pipeline)
+    lines += [
+        "",
+        f"Lake (raw/validated/quarantine) {settings.lake_uri()}",
+        f"Quarantined rows, with reasons  .../quarantine/{pipeline}/ds=<day>/{{ingest,validate}}/data.parquet "
+        f"(column {REASON_COLUMN})",
+        f"Drift and gate reports          {rt.airflow_url}/plugin/mlcycle-reports (Airflow menu: Drift reports)",
+        f"GX Data Docs                    {rt.airflow_url}/plugin/mlcycle-data-quality (files: "
+        f"{quality.data_docs_index()})",
+        runtime.banner(rt),
+        "Services keep running: `make stop` stops them, `make clean` resets all state.",
+    ]
+    return "\n".join(lines)
+
+
+def land_and_ingest(client: AirflowClient, config, days: list[str], timeout: float) -> None:
+    """Drop the days' files and backfill them with one ingest run (From / To, as in the trigger form)."""
+    for ds in days:
+        nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+    client.trigger(f"ingest_{config.name}", conf={"from_date": days[0], "to_date": days[-1]})
+    print(f"landed {days[0]}..{days[-1]}; ingest_{config.name} triggered for that range (one mapped ingest per "
+          "day); validate, score and monitor follow on the Assets", flush=True)
+    wait_for_pipeline(client, config.name, days, timeout)
+
+
+def wait_for_retraining(client: AirflowClient, pipeline: str, timeout: float) -> None:
+    """Wait for a drift-triggered training whose version the gate has judged and register has handled."""
+    from mlcycle.core import registry
+
+    stages = [f"{s}_{pipeline}" for s in ("validate", "score", "monitor", "train", "evaluate", "register")]
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = {d: client.dag_runs(d) for d in stages}
+        _progress(" · ".join(f"{d.split('_')[0]} {dict(_states(r))}" for d, r in runs.items()))
+        retrained = [r for r in runs[stages[3]] if r["run_type"] == "asset_triggered" and r["state"] == "success"]
+        settled = all(r["state"] in FINISHED for rs in runs.values() for r in rs)
+        pending = registry.alias_version(pipeline, registry.CHALLENGER)
+        if retrained and settled and pending is None and _alert_versions(pipeline):
+            return
+        _check(client, deadline, timeout)
+        time.sleep(10)
+
+
+def _alert_versions(pipeline: str) -> list[int]:
+    from mlcycle.core import registry
+
+    return [int(v.version) for v in registry.client().search_model_versions(f"name='{pipeline}'")
+            if json.loads(v.tags.get("cause", "{}")).get("type") == "asset"]
+
+
+def drift_summary(client: AirflowClient, pipeline: str) -> list[str]:
+    """The drift events Airflow recorded and the daily figures in MLflow."""
+    from mlcycle.core import registry
+
+    uri = alerts.drift_uri(pipeline)
+    events = [e for e in client.get("/assets/events", limit=1000)["asset_events"] if e["uri"] == uri]
+    lines = [f"\nDrift events on drift.{pipeline}: {len(events)}"]
+    for event in events:
+        extra = event["extra"]
+        lines.append(f"  {event['timestamp'][:19]}  from {extra.get('source', '?'):8} day {extra.get('ds', '-')}  "
+                     f"share {extra.get('share', '-')}  columns {', '.join(extra.get('drifted_columns', []))}")
+    experiment = registry.client().get_experiment_by_name(f"{pipeline}-monitoring")
+    if experiment:
+        runs = registry.client().search_runs([experiment.experiment_id], "tags.ds != ''", max_results=1000,
+                                             order_by=["tags.ds ASC"])
+        lines.append(f"\nDaily monitoring (MLflow experiment '{pipeline}-monitoring'):")
+        lines.append(f"  {'day':12} {'champion':>8} {'drift':>6} {'share':>6} {'roc_auc':>8}  drifted columns")
+        for run in runs:
+            m, t = run.data.metrics, run.data.tags
+            lines.append(f"  {t['ds']:12} {'v' + t.get('champion', '?'):>8} {t.get('drift', '?'):>6} "
+                         f"{m.get('drift_share', 0):6.2f} {m.get('quality_roc_auc', float('nan')):8.3f}  "
+                         f"{t.get('drifted', '')}")
+    return lines
+
+
+def prediction_summary(pipeline: str) -> list[str]:
+    lines = [f"\nPredictions (lake predictions/{pipeline}/):"]
+    for ds in storage.list_partitions("predictions", pipeline):
+        manifest = storage.read_manifest(storage.partition_uri("predictions", pipeline, ds))
+        lines.append(f"  {ds}  {manifest['rows']:>5} rows by model version {manifest['model_version']}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("``", "'"))
+    parser.add_argument("--pipeline", default="flights")
+    parser.add_argument("--january", type=int, default=7, help="days of January to train the first champion on")
+    parser.add_argument("--july", type=int, default=5, help="days of July to replay (the drift)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each act")
+    args = parser.parse_args(argv)
+    rt = runtime.Runtime.from_env()
+    os.environ["MLFLOW_TRACKING_URI"] = rt.mlflow_url
+    started = time.monotonic()
+    try:
+        runtime.start(rt)
+    except runtime.RuntimeErrorWithFix as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    config = load_pipeline(args.pipeline)
+    client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
+    client.wait_for_dags([f"{stage}_{config.name}" for stage in config.stages])
+    january = landing.days("2013-01-01", args.january)
+    july = landing.days("2013-07-01", args.july + 1)
+
+    print("\n== 1. January: ingest, validate, and the first champion", flush=True)
+    land_and_ingest(client, config, january, args.timeout)
+    train_and_gate(client, config.name, {"reason": f"first model on {january[0]}..{january[-1]}"}, args.timeout)
+    from mlcycle.core import registry
+
+    if registry.alias_version(config.name, registry.CHAMPION) is None:
+        print("\n".join(model_summary(config.name)))
+        raise SystemExit("the first model did not pass the Evidently gate, so there is no champion to monitor "
+                         "against; see the reasons above and the thresholds in include/pipelines/flights.yaml")
+
+    print("\n== 2. July: a new season lands; monitor_flights compares it with the champion's January data",
+          flush=True)
+    land_and_ingest(client, config, july[:-1], args.timeout)
+    print("waiting for drift.flights -> train_flights (Asset) -> evaluate -> register ...", flush=True)
+    wait_for_retraining(client, config.name, args.timeout)
+
+    print(f"\n== 3. {july[-1]} lands and is scored by the champion the gate chose", flush=True)
+    land_and_ingest(client, config, july[-1:], args.timeout)
+    wait_for_runs(client, [f"score_{config.name}", f"monitor_{config.name}"], {}, args.timeout)
+    print(summary(rt, client, config.name, january + july))
+    print(f"\nThe demo took {(time.monotonic() - started) / 60:.1f} min.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""Embedded runtime: ``airflow standalone`` and ``mlflow server`` as real local processes.
+
+All their state lives under ``$MLCYCLE_HOME`` (default ``<repo>/.state``). Starting twice is a
+no-op; a port held by something else is reported with the fix.
+
+Usage: ``python -m mlcycle.tools.runtime {start,stop,status,env}``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlcycle import settings
+
+VENV_BIN = Path(sys.executable).parent
+USERNAME = "admin"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Ports and state folder of one embedded stack (the demo's, or a test's on free ports)."""
+
+    home: Path
+    airflow_port: int = 8080
+    mlflow_port: int = 5000
+    log_ports: tuple[int, int] = (8793, 8794)  # task and trigger log servers
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        return cls(settings.state_dir(), int(os.environ.get("AIRFLOW_PORT", 8080)),
+                   int(os.environ.get("MLFLOW_PORT", 5000)))
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.airflow_port}"
+
+    @property
+    def mlflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    def password(self) -> str:
+        """The admin password, generated once per state folder and kept in the passwords file."""
+        path = self.airflow_home / "passwords.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f'{{"{USERNAME}": "{secrets.token_urlsafe(12)}"}}')
+        import json
+
+        return json.loads(path.read_text())[USERNAME]
+
+    def env(self) -> dict[str, str]:
+        """Environment for Airflow, MLflow and the tasks: every setting in one place."""
+        repo = settings.REPO_ROOT
+        return {
+            "MLCYCLE_HOME": str(self.home),
+            "AIRFLOW_HOME": str(self.airflow_home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(repo / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(repo / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.airflow_home / "passwords.json"),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.airflow_url}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.airflow_port),
+            "AIRFLOW__API__BASE_URL": self.airflow_url,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_ports[0]),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_ports[1]),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "MLFLOW_TRACKING_URI": self.mlflow_url,
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no MLflow job runner: nothing here uses it
+            "GX_ANALYTICS_ENABLED": "false",
+            "DVC_NO_ANALYTICS": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(repo / "plugins"), os.environ.get("PYTHONPATH")])),
+            "PATH": os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]),
+        }
+
+    def commands(self) -> dict[str, list[str]]:
+        mlflow_dir = self.home / "mlflow"
+        return {
+            "mlflow": [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.mlflow_port),
+                       "--backend-store-uri", f"sqlite:///{mlflow_dir / 'mlflow.db'}",
+                       "--artifacts-destination", str(mlflow_dir / "artifacts"), "--workers", "1"],
+            "airflow": [str(VENV_BIN / "airflow"), "standalone"],
+        }
+
+    def health_urls(self) -> dict[str, str]:
+        return {"mlflow": f"{self.mlflow_url}/health", "airflow": f"{self.airflow_url}/api/v2/monitor/health"}
+
+    def ports(self) -> dict[str, int]:
+        return {"mlflow": self.mlflow_port, "airflow": self.airflow_port}
+
+
+def _pidfile(rt: Runtime, name: str) -> Path:
+    return rt.home / "run" / f"{name}.pid"
+
+
+def _alive(rt: Runtime, name: str) -> int | None:
+    path = _pidfile(rt, name)
+    if not path.exists():
+        return None
+    pid = int(path.read_text())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        path.unlink()
+        return None
+    return pid
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            body = response.read().decode()
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+    return "unhealthy" not in body
+
+
+class RuntimeErrorWithFix(RuntimeError):
+    """The stack cannot start; the message says why and what to do."""
+
+
+def start(rt: Runtime, timeout: float = 300) -> None:
+    """Start MLflow and Airflow unless already running, and wait until both answer."""
+    launch(rt)
+    wait_healthy(rt, timeout)
+
+
+def launch(rt: Runtime) -> None:
+    """Start MLflow and Airflow unless already running; do not wait for them."""
+    (rt.home / "run").mkdir(parents=True, exist_ok=True)
+    (rt.home / "logs").mkdir(parents=True, exist_ok=True)
+    rt.password()
+    env = {**os.environ, **rt.env()}
+    for name, command in rt.commands().items():
+        if _alive(rt, name):
+            print(f"{name}: already running (pid {_alive(rt, name)})", flush=True)
+            continue
+        port = rt.ports()[name]
+        if port_in_use(port):
+            raise RuntimeErrorWithFix(
+                f"port {port} is already in use by another process, so {name} cannot start. Stop that process "
+                f"(`ss -ltnp 'sport = :{port}'` shows it), or pick another port: "
+                f"{'AIRFLOW_PORT' if name == 'airflow' else 'MLFLOW_PORT'}={port + 1} make demo")
+        log = (rt.home / "logs" / f"{name}.log").open("ab")
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True, cwd=rt.home)
+        _pidfile(rt, name).write_text(str(process.pid))
+        print(f"{name}: started (pid {process.pid}), log {rt.home / 'logs' / f'{name}.log'}", flush=True)
+
+
+def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
+    """Wait until both services answer (a dead one is reported with its log), then create the pool."""
+    deadline = time.monotonic() + timeout
+    for name, url in rt.health_urls().items():
+        print(f"{name}: waiting for {url} ...", flush=True)
+        while not _healthy(url):
+            if not _alive(rt, name):
+                raise RuntimeErrorWithFix(f"{name} exited during start-up; see {rt.home / 'logs' / f'{name}.log'}")
+            if time.monotonic() > deadline:
+                raise RuntimeErrorWithFix(f"{name} did not become healthy within {timeout:.0f}s; "
+                                          f"see {rt.home / 'logs' / f'{name}.log'}")
+            time.sleep(2)
+        print(f"{name}: ready", flush=True)
+    _ensure_pool(rt)
+
+
+def _ensure_pool(rt: Runtime) -> None:
+    """The one-slot pool that serialises promotions (the scheduler never runs a task of a missing pool)."""
+    from mlcycle.tools.airflow_client import AirflowAPIError, AirflowClient
+
+    client = AirflowClient(rt.airflow_url, USERNAME, rt.password())
+    try:
+        client.get(f"/pools/{settings.PROMOTION_POOL}")
+    except AirflowAPIError:
+        client.post("/pools", {"name": settings.PROMOTION_POOL, "slots": 1,
+                               "description": "mlcycle: promotions of champion models, one at a time"})
+
+
+def stop(rt: Runtime, grace: float = 30) -> None:
+    """Stop both services (their whole process groups)."""
+    for name in rt.commands():
+        pid = _alive(rt, name)
+        if not pid:
+            print(f"{name}: not running", flush=True)
+            continue
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _alive(rt, name) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):  # reap it when this process started it
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.5)
+        if _alive(rt, name):
+            os.killpg(pid, signal.SIGKILL)
+        _pidfile(rt, name).unlink(missing_ok=True)
+        print(f"{name}: stopped", flush=True)
+
+
+def banner(rt: Runtime) -> str:
+    return (f"Airflow UI   {rt.airflow_url}   login {USERNAME} / {rt.password()}\n"
+            f"MLflow UI    {rt.mlflow_url}\n"
+            f"State folder {rt.home}  (make clean resets it)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the embedded Airflow + MLflow stack.")
+    parser.add_argument("action", choices=["start", "stop", "status", "env"])
+    args = parser.parse_args(argv)
+    rt = Runtime.from_env()
+    try:
+        if args.action == "start":
+            start(rt)
+            print(banner(rt))
+        elif args.action == "stop":
+            stop(rt)
+        elif args.action == "status":
+            for name, url in rt.health_urls().items():
+                print(f"{name}: {'up' if _healthy(url) else 'down'} ({url})")
+        else:
+            print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in rt.env().items()))
+    except RuntimeErrorWithFix as exc:
+        sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    main()
