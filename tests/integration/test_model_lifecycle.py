@@ -214,7 +214,7 @@ def _artifacts(run_id: str, folder: str) -> set[str]:
 
 
 def test_first_model_is_promoted_on_absolute_thresholds_alone(first, lake):
-    from mlcycle.core import registry, storage
+    from mlcycle.core import lake, registry, storage
 
     assert first.before["champion"] is None
     assert first.after["champion"] == first.version
@@ -236,7 +236,7 @@ def test_first_model_is_promoted_on_absolute_thresholds_alone(first, lake):
     pointer = yaml.safe_load(first.dvc_pointer)["outs"][0]
     assert tags["data.md5"] == pointer["md5"] == first.trained["snapshot_md5"]
     assert tags["data.dvc_pointer"] == f"training/{PIPELINE}/md5={tags['data.md5']}/data.parquet.dvc"
-    snapshot = Path(storage.local_path(tags["data.snapshot_uri"])) / storage.DATA_FILE
+    snapshot = Path(storage.local_path(tags["data.snapshot_uri"])) / lake.DATA_FILE
     assert hashlib.md5(snapshot.read_bytes()).hexdigest() == tags["data.md5"]
     assert tags["data.snapshot_uri"].endswith(f"md5={tags['data.md5']}")
     assert (lake.state / "dvc-remote" / "files" / "md5" / tags["data.md5"][:2] / tags["data.md5"][2:]).exists()

@@ -99,13 +99,13 @@ def test_without_champion_score_and_monitor_skip_with_a_reason(before_champion):
 
 
 def test_score_writes_predictions_with_the_champion_version_and_replaces_on_rerun(lake, champion):
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
 
     first = _run("score", ds=JULY[0])
     assert first.states[("score", 0)] == "success"
-    uri = storage.partition_uri("predictions", PIPELINE, JULY[0])
+    uri = lake.partition("predictions", PIPELINE, JULY[0])
     predictions = storage.read_partition(uri)
-    validated = storage.read_partition(storage.partition_uri("validated", PIPELINE, JULY[0]))
+    validated = storage.read_partition(lake.partition("validated", PIPELINE, JULY[0]))
     assert len(predictions) == len(validated) == first.values[("score", 0)]["rows"]
     assert set(predictions["model_version"]) == {champion["version"]}
     assert predictions["probability"].between(0, 1).all()
@@ -118,7 +118,7 @@ def test_score_writes_predictions_with_the_champion_version_and_replaces_on_reru
 
 
 def test_a_july_day_drifts_from_the_january_champion_and_raises_the_drift_asset(lake, champion):
-    from mlcycle.core import registry, storage
+    from mlcycle.core import lake, registry, storage
 
     run = _run("monitor", ds=JULY[0])
     check = run.values[("monitor", 0)]
@@ -134,7 +134,7 @@ def test_a_july_day_drifts_from_the_january_champion_and_raises_the_drift_asset(
     assert alert["ds"] == JULY[0]
     assert alert["drifted_columns"] == check["drifted_columns"]
     assert alert["report_uri"] == check["report_uri"]
-    assert alert["partition"] == storage.partition_uri("validated", PIPELINE, JULY[0])
+    assert alert["partition"] == lake.partition("validated", PIPELINE, JULY[0])
 
     manifest = storage.read_manifest(check["report_uri"].rsplit("/", 1)[0])
     assert manifest["champion"] == champion["version"]
@@ -179,12 +179,12 @@ def test_rechecking_a_day_replaces_its_monitoring_run(lake, champion):
 def test_the_reference_comes_back_from_the_dvc_remote(lake, champion):
     """Delete the lake's snapshot and the DVC workspace copy: monitoring pulls it from the remote."""
     from mlcycle import settings
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
     from mlcycle.stages import modelling
 
     tags = {"data.md5": champion["snapshot_md5"]}
-    snapshot = Path(storage.local_path(champion["snapshot_uri"])) / storage.DATA_FILE
-    workspace = settings.dvc_repo_dir() / "training" / PIPELINE / f"md5={tags['data.md5']}" / storage.DATA_FILE
+    snapshot = Path(storage.local_path(champion["snapshot_uri"])) / lake.DATA_FILE
+    workspace = settings.dvc_repo_dir() / "training" / PIPELINE / f"md5={tags['data.md5']}" / lake.DATA_FILE
     snapshot.unlink()
     workspace.unlink()
     check = modelling.monitor_day(lake.config, JULY[1])

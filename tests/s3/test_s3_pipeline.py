@@ -62,7 +62,7 @@ def _land(config, ds: str) -> str:
 @pytest.fixture(scope="module")
 def ingested_by_dag(lake):
     """``ingest_flights_s3`` via ``dag.test()``; the day's file lands on S3 only after the sensor has deferred."""
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
     from mlcycle.orchestration import factory
 
     ds = DAYS[0]
@@ -79,7 +79,7 @@ def ingested_by_dag(lake):
 
 
 def test_ingest_dag_waits_for_the_s3_key_then_writes_the_lake_on_s3(ingested_by_dag, lake):
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
 
     states = {ti.task_id: ti.state for ti in ingested_by_dag.get_task_instances()}
     assert ingested_by_dag.state == "success", states
@@ -124,11 +124,11 @@ def validated(lake, ingested_by_dag):
 
 
 def test_validation_publishes_and_quarantines_on_s3(validated, lake):
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
     from mlcycle.stages import ingestion
 
     for ds, result in validated.items():
-        raw = storage.read_manifest(storage.partition_uri("raw", PIPELINE, ds))
+        raw = storage.read_manifest(lake.partition("raw", PIPELINE, ds))
         assert result["uri"] == f"s3://lake/mlcycle/validated/{PIPELINE}/ds={ds}"
         assert result["raw_md5"] == raw["md5"]
         assert raw["rows"] == result["rows"] + result["quarantined_rows"]
@@ -141,17 +141,17 @@ def test_validation_publishes_and_quarantines_on_s3(validated, lake):
 
 def test_dvc_pushes_to_s3_and_a_fresh_workspace_pulls_back_by_md5(validated, lake, tmp_path):
     from mlcycle import settings
-    from mlcycle.core import storage, versioning
+    from mlcycle.core import lake, storage, versioning
 
     ds = DAYS[1]
     relative = f"raw/{PIPELINE}/ds={ds}/data.parquet"
-    md5 = storage.read_manifest(storage.partition_uri("raw", PIPELINE, ds))["md5"]
+    md5 = storage.read_manifest(lake.partition("raw", PIPELINE, ds))["md5"]
     fresh = tmp_path / "dvc"  # another worker's workspace: nothing cached, only the pointer
     (fresh / relative).parent.mkdir(parents=True)
     (fresh / f"{relative}.dvc").write_text((settings.dvc_repo_dir() / f"{relative}.dvc").read_text())
     data = versioning.load_version(relative, md5, root=fresh)
     assert hashlib.md5(data).hexdigest() == md5
-    assert data == storage.read_bytes(storage.partition_uri("raw", PIPELINE, ds) + "/data.parquet")
+    assert data == storage.read_bytes(lake.partition("raw", PIPELINE, ds) + "/data.parquet")
     assert "secret" not in (fresh / ".dvc" / "config").read_text(), "credentials stay in memory"
 
 
@@ -169,7 +169,7 @@ def registered(validated, lake, mlflow_s3):
 
 
 def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registered, lake):
-    from mlcycle.core import registry, storage
+    from mlcycle.core import lake, registry, storage
 
     version = registered.trained["version"]
     assert registered.evaluated["passed"], registered.evaluated["reasons"]
@@ -187,7 +187,7 @@ def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registe
 
 def test_champion_scores_and_monitors_a_day_with_outputs_on_s3(registered, lake):
     """Predictions and the drift report go to the S3 lake; the reference snapshot comes back from DVC on S3."""
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
     from mlcycle.stages import modelling
 
     ds = DAYS[-1]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlcycle.core import storage
+from mlcycle.core import lake, storage
 from mlcycle.core.config import PipelineConfig
-from mlcycle.stages.ingestion import landing_file_uri, pending_validation
+from mlcycle.stages.ingestion import pending_validation
 
 
 def frame(value: int) -> pd.DataFrame:
@@ -17,17 +17,17 @@ def frame(value: int) -> pd.DataFrame:
 
 def write_raw(ds: str, value: int = 1) -> str:
     """Publish a raw partition and return its md5."""
-    return storage.write_partition(frame(value), storage.partition_uri("raw", "flights", ds), {"ds": ds})["md5"]
+    return storage.write_partition(frame(value), lake.partition("raw", "flights", ds), {"ds": ds})["md5"]
 
 
 def write_validated(ds: str, raw_md5: str | None) -> None:
     meta = {"ds": ds} if raw_md5 is None else {"ds": ds, "raw_md5": raw_md5}
-    storage.write_partition(frame(0), storage.partition_uri("validated", "flights", ds), meta)
+    storage.write_partition(frame(0), lake.partition("validated", "flights", ds), meta)
 
 
 def write_rejected(ds: str, raw_md5: str) -> None:
     """What validate_day records when the gate rejects a batch."""
-    uri = f"{storage.partition_uri('quarantine', 'flights', ds)}/validate"
+    uri = f"{lake.partition('quarantine', 'flights', ds)}/validate"
     storage.write_partition(frame(0), uri, {"stage": "validate", "ds": ds, "raw_md5": raw_md5,
                                             "batch_rejected": True})
 
@@ -82,8 +82,8 @@ def test_validated_without_raw_md5_is_pending(state: Path, flights_config: Pipel
 
 
 def test_unpublished_raw_is_not_pending(state: Path, flights_config: PipelineConfig) -> None:
-    uri = storage.partition_uri("raw", "flights", "2013-01-01")
-    storage.write_bytes_atomic(f"{uri}/{storage.DATA_FILE}", storage.parquet_bytes(frame(1)))
+    uri = lake.partition("raw", "flights", "2013-01-01")
+    storage.write_bytes_atomic(f"{uri}/{lake.DATA_FILE}", storage.parquet_bytes(frame(1)))
     assert pending_validation(flights_config) == []
 
 
@@ -96,7 +96,7 @@ def test_outcomes_of_other_dates_do_not_count(state: Path, flights_config: Pipel
 
 
 def test_other_pipelines_are_ignored(state: Path, flights_config: PipelineConfig) -> None:
-    storage.write_partition(frame(1), storage.partition_uri("raw", "other", "2013-01-01"))
+    storage.write_partition(frame(1), lake.partition("raw", "other", "2013-01-01"))
     assert pending_validation(flights_config) == []
 
 
@@ -111,6 +111,6 @@ def test_a_mixed_lake(state: Path, flights_config: PipelineConfig) -> None:
 
 
 def test_landing_file_uri(state: Path, flights_config: PipelineConfig) -> None:
-    assert landing_file_uri(flights_config, "2013-01-02") == \
+    assert lake.landing_file(flights_config.landing_path("2013-01-02")) == \
         f"file://{state.resolve()}/landing/flights/flights_2013-01-02.csv"
-    assert landing_file_uri(flights_config, "2013-01-02", landing="s3://in") == "s3://in/flights/flights_2013-01-02.csv"
+    assert lake.landing_file(flights_config.landing_path("2013-01-02"), landing="s3://in") == "s3://in/flights/flights_2013-01-02.csv"

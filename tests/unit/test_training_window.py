@@ -7,11 +7,11 @@ import pytest
 
 
 def _validated(days: list[str]) -> None:
-    from mlcycle.core import storage
+    from mlcycle.core import lake, storage
 
     for ds in days:
         frame = pd.DataFrame({"flight_date": pd.to_datetime([ds, ds]), "is_late": [0, 1]})
-        storage.write_partition(frame, storage.partition_uri("validated", "flights", ds))
+        storage.write_partition(frame, lake.partition("validated", "flights", ds))
 
 
 def test_the_window_needs_holdout_plus_two_days(state, flights_config):

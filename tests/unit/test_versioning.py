@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlcycle.core import storage
+from mlcycle.core import lake, storage
 from mlcycle.core.versioning import DataVersion, version_file
 
 
@@ -80,7 +80,7 @@ def test_dvc_md5_equals_the_partition_manifest_md5(dvc: dict[str, Path], tmp_pat
 
     uri = f"file://{tmp_path}/lake/raw/flights/ds=2013-01-06"
     manifest = storage.write_partition(pd.DataFrame({"x": [1, 2, 3]}), uri)
-    result = version_file(f"{uri}/{storage.DATA_FILE}", "raw/flights/ds=2013-01-06/data.parquet",
+    result = version_file(f"{uri}/{lake.DATA_FILE}", "raw/flights/ds=2013-01-06/data.parquet",
                           root=dvc["root"], remote=str(dvc["remote"]))
     assert result.md5 == manifest["md5"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import settings
-from mlcycle.core import storage, training, versioning
+from mlcycle.core import lake, storage, training, versioning
 from mlcycle.core.config import METRICS, MonitoringConfig, PipelineConfig
 
 if TYPE_CHECKING:
@@ -192,5 +192,5 @@ def publish_report(config: PipelineConfig, ds: str, result: DriftResult, meta: d
         storage.write_bytes_atomic(f"{uri}/{Path(path).name}", Path(path).read_bytes())
     manifest = {"ds": ds, "drift": result.drift, "share": result.share, "drifted_columns": result.drifted_columns,
                 "report": f"{uri}/drift_report.html", **meta}
-    storage.write_bytes_atomic(f"{uri}/{storage.MANIFEST_FILE}", json.dumps(manifest, indent=1).encode())
+    storage.write_bytes_atomic(f"{uri}/{lake.MANIFEST_FILE}", json.dumps(manifest, indent=1).encode())
     return f"{uri}/drift_report.html"

@@ -1,8 +1,8 @@
 """Lake storage over fsspec URIs, so ``file://`` and ``s3://`` are one code path.
 
-A partition is a folder ``<lake>/<zone>/<pipeline>/ds=<date>/`` holding ``data.parquet`` and a
-``_manifest.json`` written last: a partition without its manifest is not published. Writing a
-partition again replaces it; it never appends.
+A partition (:mod:`mlcycle.core.lake` says where each one lives) is a folder holding
+``data.parquet`` and a ``_manifest.json`` written last: a partition without its manifest is not
+published. Writing a partition again replaces it; it never appends.
 """
 
 from __future__ import annotations
@@ -16,15 +16,11 @@ from typing import TYPE_CHECKING, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from mlcycle import settings
-from mlcycle.core import object_store
+from mlcycle.core import lake, object_store
+from mlcycle.core.lake import DATA_FILE, MANIFEST_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
-
-DATA_FILE = "data.parquet"
-MANIFEST_FILE = "_manifest.json"
-
 
 class PartitionNotFound(FileNotFoundError):
     """A partition that was never published (or whose write did not finish)."""
@@ -34,11 +30,6 @@ def _fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
     if object_store.is_s3(uri):  # credentials and endpoint from the Airflow AWS connection
         return fsspec.core.url_to_fs(uri, **object_store.fsspec_options())
     return fsspec.core.url_to_fs(uri)
-
-
-def partition_uri(zone: str, pipeline: str, ds: str, lake: str | None = None) -> str:
-    """URI of one daily partition, e.g. ``file:///.../lake/raw/flights/ds=2013-01-01``."""
-    return f"{lake or settings.lake_uri()}/{zone}/{pipeline}/ds={ds}"
 
 
 def exists(uri: str) -> bool:
@@ -116,14 +107,19 @@ def remove_partition(uri: str) -> None:
         fs.rm(path, recursive=True)
 
 
-def list_partitions(zone: str, pipeline: str, lake: str | None = None) -> list[str]:
-    """Dates of the published partitions of one zone, sorted."""
-    fs, path = _fs(f"{lake or settings.lake_uri()}/{zone}/{pipeline}")
+def list_names(uri: str) -> list[str]:
+    """Names of the entries of a folder, sorted (empty when it does not exist)."""
+    fs, path = _fs(uri)
     if not fs.exists(path):
         return []
-    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)]
-    return sorted(n.removeprefix("ds=") for n in names
-                  if n.startswith("ds=") and fs.exists(f"{path}/{n}/{MANIFEST_FILE}"))
+    return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False))
+
+
+def list_partitions(zone: str, pipeline: str, lake_root: str | None = None) -> list[str]:
+    """Dates of the published partitions of one zone, sorted."""
+    folder = lake.zone(zone, pipeline, lake_root)
+    return [n.removeprefix("ds=") for n in list_names(folder)
+            if n.startswith("ds=") and exists(f"{folder}/{n}/{MANIFEST_FILE}")]
 
 
 def local_path(uri: str) -> str:

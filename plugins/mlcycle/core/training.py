@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.core import storage
+from mlcycle.core import lake, storage
 from mlcycle.core.config import METRICS, PipelineConfig
 from mlcycle.errors import DataError
 
@@ -67,7 +67,7 @@ def build_snapshot(config: PipelineConfig, end: str, window_days: int | None = N
             f"{config.name}: only {len(dates)} validated day(s) in the window ending {end} "
             f"({dates}); training needs holdout_days + 2 = {holdout_days + 2}. Ingest and validate more days, "
             "or widen training.window_days")
-    frames = [storage.read_partition(storage.partition_uri("validated", config.name, d)) for d in dates]
+    frames = [storage.read_partition(lake.partition("validated", config.name, d)) for d in dates]
     snapshot = pd.concat(frames, ignore_index=True)
     holdout = set(dates[-holdout_days:])
     day = snapshot[config.date_column].dt.strftime("%Y-%m-%d")

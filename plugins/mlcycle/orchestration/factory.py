@@ -11,6 +11,7 @@ import datetime as dt
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from mlcycle import settings
+from mlcycle.core import lake
 from mlcycle.core.config import PipelineConfig, load_pipelines
 from mlcycle.orchestration.assets import pipeline_asset
 from mlcycle.orchestration.notifiers import TaskFailureNotifier
@@ -50,7 +51,7 @@ def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
 
 def ingest_dag(config: PipelineConfig) -> DAG:
     """``ingest_<p>``: wait for the day's file, type it, write ``raw/<p>/ds=<ds>``, version it with DVC."""
-    landing = f"{settings.landing_uri()}/{config.landing.pattern}"  # for the docs
+    landing = lake.landing_file(config.landing.pattern)  # for the docs
     kwargs = _common(config, "ingest", "Wait for the day's file, type it, write `raw/<p>/ds=<ds>`, version it "
                      f"with DVC.\n\nWaits for `{landing}`. Backfill a range from the trigger form (From / To), "
                      f"or with `airflow backfill create --dag-id ingest_{config.name} --from-date ... --to-date ...`.")
@@ -77,7 +78,7 @@ def _landing_uri(config: PipelineConfig):
     root = settings.landing_uri()
 
     def uri(ds: str) -> str:
-        return f"{root}/{config.landing_path(ds)}"
+        return lake.landing_file(config.landing_path(ds), root)
     return uri
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mlcycle import settings
-from mlcycle.core import storage
+from mlcycle.core import lake, storage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,7 +22,7 @@ def days(start: str, count: int) -> list[str]:
 
 def land_frame(frame: pd.DataFrame, landing_uri: str, relative_path: str) -> str:
     """Write one day's rows as CSV into the landing zone (atomically) and return its URI."""
-    uri = f"{landing_uri}/{relative_path}"
+    uri = lake.landing_file(relative_path, landing_uri)
     storage.write_bytes_atomic(uri, frame.to_csv(index=False).encode())
     return uri
 

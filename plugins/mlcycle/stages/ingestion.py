@@ -10,23 +10,14 @@ import json
 import logging
 from typing import Any
 
-from mlcycle import settings
-from mlcycle.core import ingest, quality, storage, versioning
+from mlcycle.core import ingest, lake, quality, storage, versioning
 from mlcycle.core.config import PipelineConfig
 
 log = logging.getLogger(__name__)
 
 
-def landing_file_uri(config: PipelineConfig, ds: str, landing: str | None = None) -> str:
-    return f"{landing or settings.landing_uri()}/{config.landing_path(ds)}"
-
-
-def _quarantine_uri(config: PipelineConfig, ds: str, stage: str) -> str:
-    return f"{storage.partition_uri('quarantine', config.name, ds)}/{stage}"
-
-
 def _replace_quarantine(frame, config: PipelineConfig, ds: str, stage: str, **meta: Any) -> str | None:
-    uri = _quarantine_uri(config, ds, stage)
+    uri = lake.quarantine(config.name, ds, stage)
     if frame.empty:
         storage.remove_partition(uri)
         return None
@@ -37,7 +28,7 @@ def _replace_quarantine(frame, config: PipelineConfig, ds: str, stage: str, **me
 
 def quarantine_file(source_uri: str, config: PipelineConfig, ds: str, reason: str) -> str:
     """Keep a copy of a rejected landed file, with the reason, under quarantine. The original stays."""
-    uri = _quarantine_uri(config, ds, "file")
+    uri = lake.quarantine(config.name, ds, "file")
     storage.copy(source_uri, f"{uri}/{source_uri.rsplit('/', 1)[-1]}")
     storage.write_bytes_atomic(f"{uri}/reason.json", json.dumps({"source": source_uri, "reason": reason}).encode())
     return uri
@@ -45,7 +36,7 @@ def quarantine_file(source_uri: str, config: PipelineConfig, ds: str, reason: st
 
 def ingest_day(config: PipelineConfig, ds: str, landing: str | None = None) -> dict[str, Any]:
     """Landed CSV -> typed ``raw`` partition, versioned with DVC. Returns the partition's manifest."""
-    source = landing_file_uri(config, ds, landing)
+    source = lake.landing_file(config.landing_path(ds), landing)
     try:
         data = storage.read_bytes(source)
     except FileNotFoundError as exc:
@@ -56,11 +47,11 @@ def ingest_day(config: PipelineConfig, ds: str, landing: str | None = None) -> d
         where = quarantine_file(source, config, ds, str(exc))
         raise ingest.IngestError(f"{exc} (a copy of the file is quarantined at {where}; the landed file "
                                  "is kept)") from exc
-    storage.remove_partition(_quarantine_uri(config, ds, "file"))
+    storage.remove_partition(lake.quarantine(config.name, ds, "file"))
     quarantined = _replace_quarantine(rejected, config, ds, "ingest")
-    uri = storage.partition_uri("raw", config.name, ds)
+    uri = lake.partition("raw", config.name, ds)
     storage.write_partition(kept, uri, {"ds": ds, "source": source})
-    version = versioning.version_file(f"{uri}/{storage.DATA_FILE}", f"raw/{config.name}/ds={ds}/{storage.DATA_FILE}")
+    version = versioning.version_file(f"{uri}/{lake.DATA_FILE}", lake.dvc_path(uri))
     log.info("ingested %s %s: %d rows to %s (md5 %s, %d quarantined)",
              config.name, ds, len(kept), uri, version.md5, len(rejected))
     return {"ds": ds, "uri": uri, "rows": len(kept), "md5": version.md5, "dvc_pointer": version.pointer,
@@ -69,8 +60,8 @@ def ingest_day(config: PipelineConfig, ds: str, landing: str | None = None) -> d
 
 def validate_day(config: PipelineConfig, ds: str, run_name: str | None = None) -> dict[str, Any]:
     """``raw`` partition -> GX validation -> ``validated`` partition plus quarantined rows."""
-    raw_uri = storage.partition_uri("raw", config.name, ds)
-    validated_uri = storage.partition_uri("validated", config.name, ds)
+    raw_uri = lake.partition("raw", config.name, ds)
+    validated_uri = lake.partition("validated", config.name, ds)
     frame = storage.read_partition(raw_uri)
     raw_md5 = storage.read_manifest(raw_uri)["md5"]
     report = quality.validate(frame, config.suite_name, run_name or f"{config.name}-{ds}")
@@ -79,7 +70,7 @@ def validate_day(config: PipelineConfig, ds: str, run_name: str | None = None) -
     except quality.QualityError as exc:
         storage.remove_partition(validated_uri)  # a stale copy must not outlive a failed re-run
         rejected = frame.assign(**{ingest.REASON_COLUMN: f"batch rejected: {exc}"})
-        storage.write_partition(rejected, _quarantine_uri(config, ds, "validate"),
+        storage.write_partition(rejected, lake.quarantine(config.name, ds, "validate"),
                                 {"stage": "validate", "ds": ds, "raw_md5": raw_md5, "batch_rejected": True})
         raise
     passing, failing = quality.split_failing_rows(frame, report)
@@ -108,9 +99,9 @@ def pending_validation(config: PipelineConfig) -> list[str]:
     """
     pending = []
     for ds in storage.list_partitions("raw", config.name):
-        raw_md5 = storage.read_manifest(storage.partition_uri("raw", config.name, ds))["md5"]
-        validated = _outcome_md5(storage.partition_uri("validated", config.name, ds))
-        rejected = _outcome_md5(_quarantine_uri(config, ds, "validate"), batch_rejected=True)
+        raw_md5 = storage.read_manifest(lake.partition("raw", config.name, ds))["md5"]
+        validated = _outcome_md5(lake.partition("validated", config.name, ds))
+        rejected = _outcome_md5(lake.quarantine(config.name, ds, "validate"), batch_rejected=True)
         if raw_md5 not in (validated, rejected):
             pending.append(ds)
     return pending

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from mlcycle import settings
-from mlcycle.core import gating, monitoring, registry, storage, training, versioning
+from mlcycle.core import gating, lake, monitoring, registry, storage, training, versioning
 from mlcycle.core.config import PipelineConfig
 from mlcycle.errors import DataError
 
@@ -42,10 +42,10 @@ def train_model(config: PipelineConfig, end: str | None = None, window_days: int
     md5 = hashlib.md5(storage.parquet_bytes(snapshot)).hexdigest()
     uri = snapshot_uri(config, md5)
     storage.write_partition(snapshot, uri, {"end": end, "window_days": window_days or config.training.window_days})
-    dvc_path = f"training/{config.name}/md5={md5}/{storage.DATA_FILE}"
-    version = versioning.version_file(f"{uri}/{storage.DATA_FILE}", dvc_path)
+    dvc_path = f"training/{config.name}/md5={md5}/{lake.DATA_FILE}"
+    version = versioning.version_file(f"{uri}/{lake.DATA_FILE}", dvc_path)
     dates = sorted(snapshot[config.date_column].dt.strftime("%Y-%m-%d").unique())
-    gx = {d: storage.read_manifest(storage.partition_uri("validated", config.name, d)).get("gx", {}) for d in dates}
+    gx = {d: storage.read_manifest(lake.partition("validated", config.name, d)).get("gx", {}) for d in dates}
     result = training.train(config, snapshot, estimator)
     tags = {
         "data.md5": version.md5, "data.dvc_pointer": f"{dvc_path}.dvc",
@@ -133,7 +133,7 @@ def pending_days(config: PipelineConfig, zone: str) -> list[str]:
     for ds in storage.list_partitions("validated", config.name):
         if ds <= after:
             continue
-        validated = storage.read_manifest(storage.partition_uri("validated", config.name, ds))["md5"]
+        validated = storage.read_manifest(lake.partition("validated", config.name, ds))["md5"]
         try:
             done = storage.read_manifest(_output_uri(config, zone, ds))
         except storage.PartitionNotFound:
@@ -145,7 +145,7 @@ def pending_days(config: PipelineConfig, zone: str) -> list[str]:
 
 
 def _output_uri(config: PipelineConfig, zone: str, ds: str) -> str:
-    return monitoring.report_uri(config, ds) if zone == "monitoring" else storage.partition_uri(zone, config.name, ds)
+    return monitoring.report_uri(config, ds) if zone == "monitoring" else lake.partition(zone, config.name, ds)
 
 
 def score_day(config: PipelineConfig, ds: str) -> dict[str, Any] | None:
@@ -156,7 +156,7 @@ def score_day(config: PipelineConfig, ds: str) -> dict[str, Any] | None:
                     "(train_%s), then re-run this day.", config.model_name, ds, config.name)
         return None
     version = champion["version"]
-    validated_uri = storage.partition_uri("validated", config.name, ds)
+    validated_uri = lake.partition("validated", config.name, ds)
     day = storage.read_partition(validated_uri)
     predicted, probability = training.predict(registry.load_model(config.model_name, version), day, config)
     kept = [c for c in dict.fromkeys([*config.key, config.date_column]) if c in day.columns]
@@ -164,7 +164,7 @@ def score_day(config: PipelineConfig, ds: str) -> dict[str, Any] | None:
     if probability is not None:
         out["probability"] = probability
     out = out.assign(model_name=config.model_name, model_version=version, model_run_id=champion["run_id"])
-    uri = storage.partition_uri("predictions", config.name, ds)
+    uri = lake.partition("predictions", config.name, ds)
     manifest = storage.write_partition(out, uri, {"ds": ds, "model_version": version,
                                                   "validated_md5": storage.read_manifest(validated_uri)["md5"]})
     log.info("scored %s %s: %d rows with %s v%s -> %s", config.name, ds, len(out), config.model_name, version, uri)
@@ -184,7 +184,7 @@ def monitor_day(config: PipelineConfig, ds: str, drift_share: float | None = Non
         return None
     version, tags = champion["version"], champion["tags"]
     reference = monitoring.reference_snapshot(tags)
-    validated_uri = storage.partition_uri("validated", config.name, ds)
+    validated_uri = lake.partition("validated", config.name, ds)
     day = storage.read_partition(validated_uri)
     holdout = {k.removeprefix("holdout_"): v for k, v in registry.run_metrics(champion["run_id"]).items()
                if k.startswith("holdout_")}

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 
 from mlcycle import settings
-from mlcycle.core import quality, storage
+from mlcycle.core import lake, quality, storage
 from mlcycle.core.config import load_pipeline
 from mlcycle.core.ingest import REASON_COLUMN
 from mlcycle.sources import landing, nycflights
@@ -119,7 +119,7 @@ def model_summary(pipeline: str) -> list[str]:
 def _reasons(pipeline: str, ds: str) -> Counter:
     counts: Counter = Counter()
     for stage in ("ingest", "validate"):
-        uri = f"{storage.partition_uri('quarantine', pipeline, ds)}/{stage}"
+        uri = f"{lake.partition('quarantine', pipeline, ds)}/{stage}"
         try:
             frame = storage.read_partition(uri)
         except storage.PartitionNotFound:
@@ -138,7 +138,7 @@ def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: lis
     for ds in days:
         def rows(zone: str, ds: str = ds) -> str:
             try:
-                return str(storage.read_manifest(storage.partition_uri(zone, pipeline, ds))["rows"])
+                return str(storage.read_manifest(lake.partition(zone, pipeline, ds))["rows"])
             except storage.PartitionNotFound:
                 return "-"
         reasons = _reasons(pipeline, ds)
@@ -223,7 +223,7 @@ def drift_summary(client: AirflowClient, pipeline: str) -> list[str]:
 def prediction_summary(pipeline: str) -> list[str]:
     lines = [f"\nPredictions (lake predictions/{pipeline}/):"]
     for ds in storage.list_partitions("predictions", pipeline):
-        manifest = storage.read_manifest(storage.partition_uri("predictions", pipeline, ds))
+        manifest = storage.read_manifest(lake.partition("predictions", pipeline, ds))
         lines.append(f"  {ds}  {manifest['rows']:>5} rows by model version {manifest['model_version']}")
     return lines
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from mlcycle import settings
+from mlcycle.core import lake
 from mlcycle.core.config import NAME_PATTERN, ConfigError, PipelineConfig, TaskType
 
 if TYPE_CHECKING:
@@ -269,11 +270,11 @@ def scaffold(name: str, sample: Path | None = None, task: TaskType | None = None
         raise ScaffoldError(f"the generated config for '{name}' does not validate: {exc}") from exc
     _write_atomic(suite_path, json.dumps(render_suite(name, prof), indent=2) + "\n")
     _write_atomic(config_path, text)  # last: the DAGs appear once this file exists
-    landing = f"{settings.landing_uri()}/{PurePosixPath(config.landing.pattern).parent}"
+    landing = lake.landing_file(str(PurePosixPath(config.landing.pattern).parent))
     if landing.startswith("file://"):
         Path(landing.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     return {"config": str(config_path), "suite": str(suite_path), "landing": landing,
-            "first_file": f"{settings.landing_uri()}/{config.landing_path(str(prof.start_date))}",
+            "first_file": lake.landing_file(config.landing_path(str(prof.start_date))),
             "dags": ", ".join(f"{stage}_{name}" for stage in config.stages)}
 
 

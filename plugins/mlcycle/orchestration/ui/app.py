@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from mlcycle.core import lake, quality, storage
 from mlcycle.orchestration.ui.assets import VENDOR_DIR, gx_images_dir, rewrite_cdn_urls
 from mlcycle.orchestration.ui.auth import NotAuthenticated, login_url, require_user
 
@@ -64,25 +65,7 @@ def _with_banner(html: str, banner: str) -> str:
 # ---- the lake ---------------------------------------------------------------------------------
 
 
-def _lake() -> str:
-    from mlcycle import settings
-
-    return settings.lake_uri()
-
-
-def _names(uri: str) -> list[str]:
-    """Names of the entries of a lake folder (empty when it does not exist)."""
-    from mlcycle.core import storage
-
-    fs, path = storage._fs(uri)
-    if not fs.exists(path):
-        return []
-    return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False))
-
-
 def _read(uri: str) -> bytes | None:
-    from mlcycle.core import storage
-
     try:
         return storage.read_bytes(uri)
     except FileNotFoundError:
@@ -90,24 +73,21 @@ def _read(uri: str) -> bytes | None:
 
 
 def _drift_days(pipeline: str) -> list[dict[str, Any]]:
-    from mlcycle.core import storage
-
-    folder = f"{_lake()}/reports/{pipeline}/drift"
     days = []
-    for name in _names(folder):
-        raw = _read(f"{folder}/{name}/{storage.MANIFEST_FILE}") if name.startswith("ds=") else None
+    for name in storage.list_names(f"{lake.zone('reports', pipeline)}/drift"):
+        ds = name.removeprefix("ds=")
+        raw = _read(f"{lake.drift_report(pipeline, ds)}/{lake.MANIFEST_FILE}") if name.startswith("ds=") else None
         if raw is not None:  # a report is published once its manifest is written
-            days.append({"ds": name.removeprefix("ds="), **json.loads(raw)})
+            days.append({"ds": ds, **json.loads(raw)})
     return sorted(days, key=lambda d: d["ds"], reverse=True)
 
 
 def _gate_versions(pipeline: str) -> list[dict[str, Any]]:
-    folder = f"{_lake()}/reports/{pipeline}/gate"
     versions = []
-    for name in _names(folder):
+    for name in storage.list_names(f"{lake.zone('reports', pipeline)}/gate"):
         if (match := VERSION.match(name)) is None:
             continue
-        raw = _read(f"{folder}/{name}/gate_report.json")
+        raw = _read(f"{lake.gate_report(pipeline, int(match[1]))}/{lake.GATE_REPORT}.json")
         verdict = json.loads(raw).get("verdict", {}) if raw else {}
         versions.append({"version": int(match[1]), "passed": verdict.get("passed"),
                          "reasons": verdict.get("reasons") or []})
@@ -119,7 +99,7 @@ def _gate_versions(pipeline: str) -> list[dict[str, Any]]:
 
 def _index(request: Request) -> HTMLResponse:
     base = _base(request)
-    pipelines = [p for p in _names(f"{_lake()}/reports") if PIPELINE.match(p)]
+    pipelines = [p for p in storage.list_names(lake.reports()) if PIPELINE.match(p)]
     parts = [] if pipelines else ["<p class='muted'>No reports yet. The monitor and evaluate tasks publish them.</p>"]
     for pipeline in pipelines:
         parts.append(f"<h2 id='{escape(pipeline)}'>{escape(pipeline)}</h2>")
@@ -154,11 +134,9 @@ def _share(value: Any) -> str:
 def _drift_report(request: Request, pipeline: str, ds: str, kind: str) -> Response:
     if not PIPELINE.match(pipeline) or not DAY.match(ds):
         return _not_found(request, "No such report.")
-    from mlcycle.core import storage
-
-    folder = f"{_lake()}/reports/{pipeline}/drift/ds={ds}"
-    manifest = _read(f"{folder}/{storage.MANIFEST_FILE}")
-    body = _read(f"{folder}/drift_report.{kind}") if manifest is not None else None
+    folder = lake.drift_report(pipeline, ds)
+    manifest = _read(f"{folder}/{lake.MANIFEST_FILE}")
+    body = _read(f"{folder}/{lake.DRIFT_REPORT}.{kind}") if manifest is not None else None
     if body is None:
         return _not_found(request, f"No drift report of {pipeline} for {ds} (the monitor has not published one).")
     if kind == "json":
@@ -175,7 +153,7 @@ def _drift_report(request: Request, pipeline: str, ds: str, kind: str) -> Respon
 def _gate_report(request: Request, pipeline: str, version: int) -> Response:
     if not PIPELINE.match(pipeline):
         return _not_found(request, "No such report.")
-    body = _read(f"{_lake()}/reports/{pipeline}/gate/v{version}/gate_report.html")
+    body = _read(f"{lake.gate_report(pipeline, version)}/{lake.GATE_REPORT}.html")
     if body is None:
         return _not_found(request, f"No gate report of {pipeline} version {version} (it was not evaluated yet).")
     banner = (f"<b>Evidently gate report</b> · {escape(pipeline)} · model version {version} · "
@@ -201,8 +179,6 @@ def safe_file(root: Path, relative: str) -> Path | None:
 
 
 def _data_docs(request: Request, path: str) -> Response:
-    from mlcycle.core import quality
-
     root = quality.data_docs_index().parent
     target = safe_file(root, path)
     if target is None:
