@@ -10,19 +10,14 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 from mlcycle import settings
-from mlcycle.core import object_store
-
-KINDS = {"raw": "raw", "validated": "validated", "candidate": "models/candidates", "evaluated": "models/evaluated",
-         "drift": "monitoring/drift"}
+from mlcycle.core import lake, object_store
 
 
 def pipeline_asset(kind: str, pipeline: str) -> Asset:
-    """Asset ``<kind>.<pipeline>``; its URI is the matching folder under the lake root."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown asset kind '{kind}', expected one of {sorted(KINDS)}")
+    """Asset ``<kind>.<pipeline>``; its URI is the matching folder of the lake (:func:`lake.asset_uri`)."""
+    uri = lake.asset_uri(kind, pipeline)
     watchers = _drift_watchers(pipeline) if kind == "drift" else []
-    return Asset(name=f"{kind}.{pipeline}", uri=f"{settings.lake_uri()}/{KINDS[kind]}/{pipeline}", group="mlcycle",
-                 watchers=watchers)
+    return Asset(name=f"{kind}.{pipeline}", uri=uri, group="mlcycle", watchers=watchers)
 
 
 def _drift_watchers(pipeline: str) -> list:

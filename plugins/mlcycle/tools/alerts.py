@@ -16,16 +16,10 @@ import os
 import sys
 from typing import Any
 
+from mlcycle.core import lake
 from mlcycle.core.config import ConfigError, load_pipeline
 from mlcycle.tools import runtime
 from mlcycle.tools.airflow_client import AirflowAPIError, AirflowClient
-
-
-def drift_uri(pipeline: str) -> str:
-    """URI of the pipeline's drift Asset (the same one the DAGs declare)."""
-    from mlcycle.orchestration.assets import pipeline_asset
-
-    return pipeline_asset("drift", pipeline).uri
 
 
 def raise_alert(client: AirflowClient, pipeline: str, reason: str, columns: list[str] | None = None,
@@ -37,7 +31,7 @@ def raise_alert(client: AirflowClient, pipeline: str, reason: str, columns: list
         extra["drifted_columns"] = columns
     if share is not None:
         extra["share"] = share
-    return client.create_asset_event(drift_uri(pipeline), extra)
+    return client.create_asset_event(lake.asset_uri("drift", pipeline), extra)
 
 
 def _parser() -> argparse.ArgumentParser:

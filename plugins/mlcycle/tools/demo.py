@@ -25,7 +25,7 @@ from mlcycle.core.config import load_pipeline
 from mlcycle.core.ingest import REASON_COLUMN
 from mlcycle.sources import landing, nycflights
 from mlcycle.stages import ingestion
-from mlcycle.tools import alerts, runtime
+from mlcycle.tools import runtime
 from mlcycle.tools.airflow_client import FINISHED, AirflowClient
 
 
@@ -199,7 +199,7 @@ def drift_summary(client: AirflowClient, pipeline: str) -> list[str]:
     """The drift events Airflow recorded and the daily figures in MLflow."""
     from mlcycle.core import registry
 
-    uri = alerts.drift_uri(pipeline)
+    uri = lake.asset_uri("drift", pipeline)
     events = [e for e in client.get("/assets/events", limit=1000)["asset_events"] if e["uri"] == uri]
     lines = [f"\nDrift events on drift.{pipeline}: {len(events)}"]
     for event in events:
