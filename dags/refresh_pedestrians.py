@@ -20,12 +20,15 @@ How it is put together (see docs/adding-a-pipeline.md, "Writing a DAG by hand"):
 
 import datetime as dt
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from mlcycle import settings
+from mlcycle.core.config import load_pipeline
+from mlcycle.orchestration.factory import training_params
 from mlcycle.orchestration.operators import EvaluateOperator, RegisterOperator, TrainOperator
 
 PIPELINE = "pedestrians"
+CONFIG = load_pipeline(PIPELINE)  # YAML only: the trigger form follows the config's estimators and window
 VERSION = "{{ ti.xcom_pull(task_ids='train')['version'] }}"
 
 with DAG(
@@ -38,16 +41,7 @@ with DAG(
     max_active_runs=1,
     tags=[PIPELINE, "regression", "mlcycle", "hand-written"],
     default_args={"owner": "ml-platform", "retries": 2, "retry_delay": dt.timedelta(minutes=1)},
-    params={
-        "window_end": Param(None, type=["null", "string"], format="date", title="Last day of the window",
-                            description="YYYY-MM-DD. Empty: the latest validated day."),
-        "window_days": Param(None, type=["null", "integer"], minimum=4, maximum=366, title="Window (days)",
-                             description="Empty: training.window_days from the config."),
-        "estimator": Param(None, type=["null", "string"], title="Estimator",
-                           enum=[None, "hist_gradient_boosting_regressor", "random_forest_regressor", "ridge"],
-                           description="Empty: training.estimator from the config."),
-        "reason": Param("", type="string", title="Reason", description="Why you refresh; recorded on the MLflow run."),
-    },
+    params=training_params(CONFIG),
 ) as dag:
     train = TrainOperator(task_id="train", pipeline=PIPELINE, outlets=[])
     gate = EvaluateOperator(task_id="evaluate", pipeline=PIPELINE, version=VERSION, outlets=[])

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlcycle import settings
+from mlcycle.core.catalogue import ESTIMATORS, TaskType, estimators_for, metrics_for
 from mlcycle.errors import DataError
 
 ColumnType = Literal["int", "float", "string", "bool", "date", "datetime"]
@@ -77,23 +78,6 @@ class ValidationConfig(_Strict):
                                                                          "notification goes out.")
 
 
-TaskType = Literal["classification", "regression"]
-ESTIMATORS: dict[str, TaskType] = {
-    "logistic_regression": "classification",
-    "random_forest_classifier": "classification",
-    "hist_gradient_boosting_classifier": "classification",
-    "ridge": "regression",
-    "random_forest_regressor": "regression",
-    "hist_gradient_boosting_regressor": "regression",
-}
-# Metrics the gate can test; True where higher is better.
-METRICS: dict[TaskType, dict[str, bool]] = {
-    "classification": {"roc_auc": True, "accuracy": True, "f1": True, "precision": True, "recall": True,
-                       "log_loss": False},
-    "regression": {"mae": False, "rmse": False, "r2": True, "mape": False},
-}
-
-
 class TrainingConfig(_Strict):
     """What to train on and how: features, window, chronological holdout, estimator and search."""
 
@@ -111,14 +95,20 @@ class TrainingConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingConfig:
-        if self.holdout_days >= self.window_days:
-            raise ValueError("holdout_days must be smaller than window_days")
+        if self.window_days < self.min_window_days:
+            raise ValueError(f"window_days must be at least holdout_days + 2 = {self.min_window_days} (the search "
+                             "fits on the training days but the last, and scores on the last)")
         for name in {self.estimator, *self.allowed_estimators}:
             if name not in ESTIMATORS:
                 raise ValueError(f"unknown estimator '{name}', expected one of {sorted(ESTIMATORS)}")
         if not (self.numeric_features or self.categorical_features):
             raise ValueError("list at least one feature under numeric_features or categorical_features")
         return self
+
+    @property
+    def min_window_days(self) -> int:
+        """The fewest validated days a training needs: two to search on, plus the holdout."""
+        return self.holdout_days + 2
 
     @property
     def estimators(self) -> list[str]:
@@ -189,12 +179,14 @@ class PipelineConfig(_Strict):
                 raise ValueError(f"training features {unknown} are not listed under columns")
             if self.label in features:
                 raise ValueError(f"the label '{self.label}' cannot also be a feature")
-            wrong = [e for e in self.training.estimators if ESTIMATORS[e] != self.task]
+            wrong = [e for e in self.training.estimators if ESTIMATORS[e].task != self.task]
             if wrong:
-                raise ValueError(f"estimators {wrong} do not fit task '{self.task}'")
+                raise ValueError(f"estimators {wrong} do not fit task '{self.task}' "
+                                 f"(its estimators: {estimators_for(self.task)})")
             for metric in [self.training.primary_metric, *self.evaluation.thresholds]:
-                if metric not in METRICS[self.task]:
-                    raise ValueError(f"metric '{metric}' is not one of {sorted(METRICS[self.task])} for {self.task}")
+                if metric not in metrics_for(self.task):
+                    known = sorted(metrics_for(self.task))
+                    raise ValueError(f"metric '{metric}' is not one of {known} for {self.task}")
         unknown = [c for c in self.monitoring.columns if c not in self.columns]
         if unknown:
             raise ValueError(f"monitoring columns {unknown} are not listed under columns")

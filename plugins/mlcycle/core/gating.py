@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import settings
-from mlcycle.core.config import METRICS, PipelineConfig
+from mlcycle.core.catalogue import METRICS, metrics_for
+from mlcycle.core.config import PipelineConfig
 from mlcycle.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
-
-
-PERCENT_METRICS = {"mape": 100}
 
 
 class NoThresholdsError(DataError):
@@ -43,15 +41,6 @@ class GateResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _metric_classes(task: str) -> dict[str, Any]:
-    from evidently import metrics as m
-
-    if task == "classification":
-        return {"roc_auc": m.RocAuc, "accuracy": m.Accuracy, "f1": m.F1Score, "precision": m.Precision,
-                "recall": m.Recall, "log_loss": m.LogLoss}
-    return {"mae": m.MAE, "rmse": m.RMSE, "r2": m.R2Score, "mape": m.MAPE}
 
 
 def _dataset(frame: pd.DataFrame, task: str):
@@ -75,37 +64,48 @@ def scored_frame(y, predicted, probability=None) -> pd.DataFrame:
     return frame
 
 
+def _check_thresholds(config: PipelineConfig) -> None:
+    if not config.evaluation.thresholds:
+        example = next(iter(metrics_for(config.task)))
+        raise NoThresholdsError(
+            f"{config.name}: evaluation.thresholds is empty, so no model can be blessed. Add at least one, "
+            f"e.g. evaluation: {{thresholds: {{{example}: ...}}}} in {settings.pipelines_dir() / config.name}.yaml")
+
+
+def gate_metrics(config: PipelineConfig, has_champion: bool) -> tuple[list, list[str], list[str]]:
+    """Evidently metrics with the gate's tests, and each test's name and id, in Evidently's order.
+
+    Absolute tests for every threshold; with a champion, a relative test per thresholded metric too.
+    The task's other catalogue metrics are shown for context, without tests.
+    """
+    from evidently.tests import Reference, gte, lte
+
+    tolerance = config.evaluation.max_regression
+    metrics, names, ids = [], [], []
+    for metric, threshold in config.evaluation.thresholds.items():
+        entry = METRICS[metric]
+        compare, sign = (gte, ">=") if entry.higher_is_better else (lte, "<=")
+        scale = entry.evidently_scale  # the config says 0.1 for a MAPE of 10 %; Evidently says 10
+        tests = [compare(threshold * scale)]
+        names.append(f"{metric} {sign} {threshold} (absolute)")
+        ids.append(f"{metric}.absolute")
+        if has_champion:
+            tests.append(compare(Reference(absolute=(tolerance or 1e-12) * scale)))
+            names.append(f"{metric} {sign} champion {'-' if entry.higher_is_better else '+'} {tolerance} (relative)")
+            ids.append(f"{metric}.vs_champion")
+        metrics.append(entry.evidently_metric(tests))
+    metrics += [m.evidently_metric() for name, m in metrics_for(config.task).items()
+                if name not in config.evaluation.thresholds]
+    return metrics, names, ids
+
+
 def evaluate(config: PipelineConfig, challenger: pd.DataFrame, champion: pd.DataFrame | None,
              out_dir: Path) -> GateResult:
     """Run the gate report; write ``gate_report.html`` and ``gate_report.json`` into ``out_dir``."""
     from evidently import Report
-    from evidently.tests import Reference, gte, lte
 
-    thresholds = config.evaluation.thresholds
-    if not thresholds:
-        raise NoThresholdsError(
-            f"{config.name}: evaluation.thresholds is empty, so no model can be blessed. Add at least one, "
-            f"e.g. evaluation: {{thresholds: {{{next(iter(METRICS[config.task]))}: ...}}}} in "
-            f"{settings.pipelines_dir() / config.name}.yaml")
-    classes = _metric_classes(config.task)
-    tolerance = config.evaluation.max_regression
-    metrics, names, ids = [], [], []
-    for metric, threshold in thresholds.items():
-        higher = METRICS[config.task][metric]
-        compare, sign = (gte, ">=") if higher else (lte, "<=")
-        scale = PERCENT_METRICS.get(metric, 1)  # the config says 0.1 for 10 %; Evidently's MAPE says 10
-        tests = [compare(threshold * scale)]
-        names.append(f"{metric} {sign} {threshold} (absolute)")
-        ids.append(f"{metric}.absolute")
-        if champion is not None:
-            tests.append(compare(Reference(absolute=(tolerance or 1e-12) * scale)))
-            names.append(f"{metric} {sign} champion {'-' if higher else '+'} {tolerance} (relative)")
-            ids.append(f"{metric}.vs_champion")
-        # Evidently's MAE and MAPE report a mean and its spread; their tests go on the mean
-        metrics.append(classes[metric](**{"mean_tests" if metric in PERCENT_METRICS or metric == "mae"
-                                          else "tests": tests}))
-    # the remaining metrics are shown for context, without tests
-    metrics += [cls() for name, cls in classes.items() if name not in thresholds]
+    _check_thresholds(config)
+    metrics, names, ids = gate_metrics(config, champion is not None)
     snapshot = Report(metrics).run(current_data=_dataset(challenger, config.task),
                                    reference_data=_dataset(champion, config.task) if champion is not None else None)
     payload = snapshot.dict()

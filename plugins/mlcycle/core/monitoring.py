@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlcycle import settings
 from mlcycle.core import lake, storage, training, versioning
-from mlcycle.core.config import METRICS, MonitoringConfig, PipelineConfig
+from mlcycle.core.catalogue import METRICS
+from mlcycle.core.config import MonitoringConfig, PipelineConfig
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,7 +156,7 @@ def check_day(config: PipelineConfig, day: pd.DataFrame, reference: pd.DataFrame
     primary = config.training.primary_metric
     drop = None
     if primary in quality and primary in reference_quality:
-        sign = 1 if METRICS[config.task][primary] else -1
+        sign = 1 if METRICS[primary].higher_is_better else -1
         drop = round(sign * (reference_quality[primary] - quality[primary]), 6)
     reasons = []
     if share >= share_limit:

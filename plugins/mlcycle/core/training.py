@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlcycle.core import lake, storage
-from mlcycle.core.config import METRICS, PipelineConfig
+from mlcycle.core.catalogue import ESTIMATORS, METRICS, score_all
+from mlcycle.core.config import PipelineConfig
 from mlcycle.errors import DataError
 
 if TYPE_CHECKING:
@@ -62,11 +63,11 @@ def build_snapshot(config: PipelineConfig, end: str, window_days: int | None = N
 
     dates = window_dates(config, end, window_days)
     holdout_days = config.training.holdout_days
-    if len(dates) < holdout_days + 2:  # the search fits on the training days but the last, scores on the last
+    if len(dates) < config.training.min_window_days:
         raise TrainingDataError(
             f"{config.name}: only {len(dates)} validated day(s) in the window ending {end} "
-            f"({dates}); training needs holdout_days + 2 = {holdout_days + 2}. Ingest and validate more days, "
-            "or widen training.window_days")
+            f"({dates}); training needs holdout_days + 2 = {config.training.min_window_days}. Ingest and validate "
+            "more days, or widen training.window_days")
     frames = [storage.read_partition(lake.partition("validated", config.name, d)) for d in dates]
     snapshot = pd.concat(frames, ignore_index=True)
     holdout = set(dates[-holdout_days:])
@@ -79,32 +80,17 @@ def features(config: PipelineConfig) -> list[str]:
     return config.training.numeric_features + config.training.categorical_features
 
 
-def _estimator_class(name: str):
-    from sklearn import ensemble, linear_model
-
-    return {
-        "logistic_regression": linear_model.LogisticRegression,
-        "random_forest_classifier": ensemble.RandomForestClassifier,
-        "hist_gradient_boosting_classifier": ensemble.HistGradientBoostingClassifier,
-        "ridge": linear_model.Ridge,
-        "random_forest_regressor": ensemble.RandomForestRegressor,
-        "hist_gradient_boosting_regressor": ensemble.HistGradientBoostingRegressor,
-    }[name]
-
-
 def _accepted(name: str) -> set[str]:
-    return set(_estimator_class(name)().get_params())
+    return set(ESTIMATORS[name].load()().get_params())
 
 
 def _estimator(name: str, params: dict[str, Any], random_state: int):
-    cls = _estimator_class(name)
+    entry = ESTIMATORS[name]
     accepted = _accepted(name)
-    kwargs = {k: v for k, v in params.items() if k in accepted}
+    kwargs = {**entry.defaults, **{k: v for k, v in params.items() if k in accepted}}
     if "random_state" in accepted:
         kwargs["random_state"] = random_state
-    if name == "logistic_regression":
-        kwargs.setdefault("max_iter", 1000)
-    return cls(**kwargs)
+    return entry.load()(**kwargs)
 
 
 def make_model(config: PipelineConfig, estimator: str, params: dict[str, Any]) -> Pipeline:
@@ -160,17 +146,8 @@ def predict(model: Pipeline, frame: pd.DataFrame, config: PipelineConfig):
 
 
 def metrics_from_predictions(config: PipelineConfig, y, predicted, probability=None) -> dict[str, float]:
-    from sklearn import metrics as m
-
-    if config.task == "classification":
-        values = {"accuracy": m.accuracy_score(y, predicted), "f1": m.f1_score(y, predicted, zero_division=0),
-                  "precision": m.precision_score(y, predicted, zero_division=0),
-                  "recall": m.recall_score(y, predicted, zero_division=0),
-                  "roc_auc": m.roc_auc_score(y, probability), "log_loss": m.log_loss(y, probability)}
-    else:
-        values = {"mae": m.mean_absolute_error(y, predicted), "rmse": m.root_mean_squared_error(y, predicted),
-                  "r2": m.r2_score(y, predicted), "mape": m.mean_absolute_percentage_error(y, predicted)}
-    return {k: round(float(v), 6) for k, v in values.items()}
+    """Every catalogue metric of the pipeline's task."""
+    return score_all(config.task, y, predicted, probability)
 
 
 def _grid(search: dict[str, list]) -> list[dict[str, Any]]:
@@ -189,7 +166,7 @@ def train(config: PipelineConfig, snapshot: pd.DataFrame, estimator: str | None 
     day = train_rows[config.date_column]
     fit_part, valid_part = train_rows[day < day.max()], train_rows[day == day.max()]
     primary = config.training.primary_metric
-    higher_is_better = METRICS[config.task][primary]
+    higher_is_better = METRICS[primary].higher_is_better
     candidates = []
     accepted = _accepted(estimator)
     for point in _grid({k: v for k, v in config.training.search.items() if k in accepted}):

@@ -107,7 +107,7 @@ def _version_param(what: str) -> Param:
 
 def train_dag(config: PipelineConfig) -> DAG:
     """``train_<p>``: train on the validated window, log to MLflow, register the ``challenger``."""
-    training, monitoring = config.training, config.monitoring
+    monitoring = config.monitoring
     drift = pipeline_asset("drift", config.name)
     when = f"Runs on `drift.{config.name}` (monitor or external alert)"
     schedule: AssetOrTimeSchedule | list = [drift]
@@ -120,19 +120,25 @@ def train_dag(config: PipelineConfig) -> DAG:
                      f"`candidate.{config.name}` for the Evidently gate.\n\n{when}, and by hand. A drift alert "
                      f"within {monitoring.cooldown_minutes} min of the last drift-triggered training is recorded "
                      "and skipped. The cause (alert extras, schedule or your reason) is recorded on the MLflow run.")
-    params = {
+    params = training_params(config)
+    with DAG(schedule=schedule, params=params, max_active_runs=1, **kwargs) as dag:
+        TrainOperator(task_id="train", pipeline=config.name)
+    return dag
+
+
+def training_params(config: PipelineConfig) -> dict[str, Param]:
+    """The trigger form of a training: window end and length, estimator and reason, bounded by the config."""
+    training = config.training
+    return {
         "window_end": Param(None, type=["null", "string"], format="date", title="Last day of the window",
-                          description="YYYY-MM-DD. Empty: the latest validated day."),
-        "window_days": Param(None, type=["null", "integer"], minimum=training.holdout_days + 1, maximum=366,
+                            description="YYYY-MM-DD. Empty: the latest validated day."),
+        "window_days": Param(None, type=["null", "integer"], minimum=training.min_window_days, maximum=366,
                              title="Window (days)", description=f"Empty: {training.window_days} from the config."),
         "estimator": Param(None, type=["null", "string"], enum=[None, *training.estimators], title="Estimator",
                            description=f"Empty: {training.estimator} from the config."),
         "reason": Param(None, type=["null", "string"], title="Reason",
                         description="Why you retrain; recorded on the MLflow run."),
     }
-    with DAG(schedule=schedule, params=params, max_active_runs=1, **kwargs) as dag:
-        TrainOperator(task_id="train", pipeline=config.name)
-    return dag
 
 
 def evaluate_dag(config: PipelineConfig) -> DAG:

@@ -24,7 +24,8 @@ import yaml
 
 from mlcycle import settings
 from mlcycle.core import lake
-from mlcycle.core.config import NAME_PATTERN, ConfigError, PipelineConfig, TaskType
+from mlcycle.core.catalogue import TASK_DEFAULTS, TaskType
+from mlcycle.core.config import NAME_PATTERN, ConfigError, PipelineConfig
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,11 +155,9 @@ def _q(value: Any) -> str:
 
 def render_config(name: str, prof: Profile, description: str) -> str:
     """The commented pipeline config; every section says what it controls (see docs/adding-a-pipeline.md)."""
-    regression = prof.task == "regression"
-    estimator, estimators = (("hist_gradient_boosting_regressor", ["ridge", "random_forest_regressor"]) if regression
-                             else ("logistic_regression", ["random_forest_classifier",
-                                                           "hist_gradient_boosting_classifier"]))
-    metric, threshold = ("r2", 0.5) if regression else ("roc_auc", 0.6)
+    defaults = TASK_DEFAULTS[prof.task]
+    estimator, estimators = defaults.estimator, list(defaults.alternatives)
+    metric, threshold = defaults.metric, defaults.threshold
     columns = "\n".join(f"  {_q(c)}: {kind}" for c, kind in prof.columns.items())
     skipped = f"\n  # left out (more than {MAX_CATEGORIES} distinct values, ids?): {_q(prof.skipped)}" if prof.skipped \
         else ""
