@@ -1,4 +1,6 @@
-"""Where things live. Every location comes from the environment, with embedded-mode defaults.
+"""Where things live, and every environment variable the product reads: nowhere else reads one.
+
+Each location comes from the environment, with embedded-mode defaults.
 
 Embedded mode keeps all state under one git-ignored folder, ``$MLCYCLE_HOME`` (default
 ``<repo>/.state``); compose and cloud modes point the same variables at S3 and servers.
@@ -52,6 +54,55 @@ def gx_project_dir() -> Path:
 def gx_runtime_dir() -> Path:
     """Runtime root of the GX file context: validation results and Data Docs."""
     return state_dir() / "gx"
+
+
+def mlflow_tracking_uri() -> str:
+    """The MLflow tracking server every client talks to."""
+    return os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+
+
+def mlflow_ui_url() -> str | None:
+    """Base URL of the MLflow UI for links (``$MLFLOW_UI_URL``, e.g. behind a proxy, else the tracking
+    server); None when the tracking URI is no web server (a local ``sqlite://`` or file store)."""
+    url = os.environ.get("MLFLOW_UI_URL") or mlflow_tracking_uri()
+    return url.rstrip("/") if url.startswith(("http://", "https://")) else None
+
+
+def code_version() -> str:
+    """The code version to record where there is no git checkout (an image): ``$MLCYCLE_CODE_VERSION``."""
+    return os.environ.get("MLCYCLE_CODE_VERSION", "unknown")
+
+
+def aws_conn_id() -> str:
+    """The Airflow connection that says how to reach S3 (lake, landing, DVC remote, SQS)."""
+    return os.environ.get("MLCYCLE_AWS_CONN_ID", "aws_default")
+
+
+def notifications_file() -> Path:
+    """Where every notification is appended as a JSON line."""
+    return Path(os.environ.get("MLCYCLE_NOTIFICATIONS_FILE", state_dir() / "notifications.jsonl"))
+
+
+def notify_email() -> list[str]:
+    """Recipients of e-mail notifications (comma-separated ``$MLCYCLE_NOTIFY_EMAIL``)."""
+    return [r.strip() for r in os.environ.get("MLCYCLE_NOTIFY_EMAIL", "").split(",") if r.strip()]
+
+
+def embedded_ports() -> tuple[int, int]:
+    """Ports of the embedded Airflow and MLflow (``$AIRFLOW_PORT``, ``$MLFLOW_PORT``)."""
+    return int(os.environ.get("AIRFLOW_PORT", 8080)), int(os.environ.get("MLFLOW_PORT", 5000))
+
+
+def airflow_api(default_url: str) -> tuple[str, str | None, str | None]:
+    """Airflow's REST API for the alert CLI: ``$AIRFLOW_URL``, ``$AIRFLOW_USERNAME``, ``$AIRFLOW_PASSWORD``."""
+    return (os.environ.get("AIRFLOW_URL", default_url), os.environ.get("AIRFLOW_USERNAME"),
+            os.environ.get("AIRFLOW_PASSWORD"))
+
+
+def quiet_third_parties() -> None:
+    """No analytics from GX and DVC, whatever process imports them."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 
 def drift_queue_url(pipeline: str) -> str | None:

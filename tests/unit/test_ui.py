@@ -201,12 +201,16 @@ def test_the_plugin_registers_the_app_and_the_views(monkeypatch):
     assert views["Model registry"]["href"] == "http://mlflow.example:5000/#/models"
     assert [app["url_prefix"] for app in plugin.fastapi_apps] == ["/mlcycle"]
 
+    from mlcycle.core.config import PipelineConfig, load_pipeline
     from mlcycle.orchestration import links
 
-    urls = links.mlflow_urls("http://m", "flights", 3, "7", "abc")
-    assert urls[links.GateReportLink] == (
+    monkeypatch.setenv("MLFLOW_UI_URL", "http://m")
+    monkeypatch.setattr(PipelineConfig, "model_name", property(lambda self: f"{self.name}-model"))
+    urls = links.model_urls(load_pipeline("flights"), 3, "7", "abc")
+    assert urls[links.GateReportLink] == (  # reports are filed by pipeline
         "https://airflow.example/team-a/plugin/mlcycle-reports/team-a/mlcycle/reports/flights/gate/v3")
-    assert urls[links.ModelVersionLink] == "http://m/#/models/flights/versions/3"
+    assert urls[links.ModelVersionLink] == "http://m/#/models/flights-model/versions/3"  # versions by model name
+    assert urls[links.MlflowRunLink] == "http://m/#/experiments/7/runs/abc"
     monkeypatch.delenv("MLFLOW_UI_URL")
     monkeypatch.delenv("AIRFLOW__API__BASE_URL")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")  # no UI to link to

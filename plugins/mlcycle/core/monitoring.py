@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcycle import settings
 from mlcycle.core import lake, storage, training, versioning
 from mlcycle.core.catalogue import METRICS
 from mlcycle.core.config import MonitoringConfig, PipelineConfig
@@ -172,7 +171,7 @@ def check_day(config: PipelineConfig, day: pd.DataFrame, reference: pd.DataFrame
                          empty_columns=empty_columns(day, reference, columns),
                          rows=len(day), reference_rows=len(reference), sampled=sampled)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result.html_path, result.json_path = str(out_dir / "drift_report.html"), str(out_dir / "drift_report.json")
+    result.html_path, result.json_path = (str(out_dir / f"{lake.DRIFT_REPORT}.{ext}") for ext in ("html", "json"))
     snapshot.save_html(result.html_path)
     Path(result.json_path).write_text(json.dumps({"verdict": result.as_dict(),
                                                   "evidently": json.loads(snapshot.json())}, indent=1, default=str))
@@ -181,17 +180,12 @@ def check_day(config: PipelineConfig, day: pd.DataFrame, reference: pd.DataFrame
     return result
 
 
-def report_uri(config: PipelineConfig, ds: str) -> str:
-    """Lake folder of a day's drift report: ``reports/<p>/drift/ds=<ds>``."""
-    return f"{settings.lake_uri()}/reports/{config.name}/drift/ds={ds}"
-
-
 def publish_report(config: PipelineConfig, ds: str, result: DriftResult, meta: dict[str, Any]) -> str:
-    """Copy the day's report into the lake (``reports/<p>/drift/ds=<ds>``); the manifest goes last."""
-    uri = report_uri(config, ds)
+    """Copy the day's report into the lake (:func:`lake.drift_report`); the manifest goes last."""
+    uri = lake.drift_report(config.name, ds)
     for path in (result.html_path, result.json_path):
         storage.write_bytes_atomic(f"{uri}/{Path(path).name}", Path(path).read_bytes())
     manifest = {"ds": ds, "drift": result.drift, "share": result.share, "drifted_columns": result.drifted_columns,
-                "report": f"{uri}/drift_report.html", **meta}
+                "report": f"{uri}/{lake.DRIFT_REPORT}.html", **meta}
     storage.write_bytes_atomic(f"{uri}/{lake.MANIFEST_FILE}", json.dumps(manifest, indent=1).encode())
-    return f"{uri}/drift_report.html"
+    return f"{uri}/{lake.DRIFT_REPORT}.html"

@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-from pathlib import Path
 from typing import Any
 
 from mlcycle import settings
@@ -20,17 +18,13 @@ log = logging.getLogger(__name__)
 EVENTS = ("task_failed", "quarantine", "drift", "promotion", "rejection")
 
 
-def notifications_file() -> Path:
-    return Path(os.environ.get("MLCYCLE_NOTIFICATIONS_FILE", settings.state_dir() / "notifications.jsonl"))
-
-
 def record(event: str, pipeline: str, title: str, message: str, details: dict[str, Any] | None = None) -> dict:
     """Append one notification to the file and the log; returns it."""
     if event not in EVENTS:
         raise ValueError(f"unknown notification event '{event}', expected one of {EVENTS}")
     entry = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "event": event, "pipeline": pipeline,
              "title": title, "message": message, "details": details or {}}
-    path = notifications_file()
+    path = settings.notifications_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path.with_suffix(".lock")), path.open("a", encoding="utf-8") as out:
         out.write(json.dumps(entry, default=str) + "\n")
@@ -40,7 +34,7 @@ def record(event: str, pipeline: str, title: str, message: str, details: dict[st
 
 def read(pipeline: str | None = None) -> list[dict[str, Any]]:
     """Notifications recorded so far, oldest first (optionally of one pipeline)."""
-    path = notifications_file()
+    path = settings.notifications_file()
     if not path.exists():
         return []
     entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

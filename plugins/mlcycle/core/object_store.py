@@ -9,12 +9,13 @@ URI, never at DAG parse time, and then cached for the process.
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
+
+from mlcycle import settings
 
 
 def conn_id() -> str:
-    return os.environ.get("MLCYCLE_AWS_CONN_ID", "aws_default")
+    return settings.aws_conn_id()
 
 
 def is_s3(uri: str) -> bool:

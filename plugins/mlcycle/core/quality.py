@@ -12,7 +12,6 @@ Any other failing expectation (schema, row count, ...) fails the whole batch.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +89,7 @@ def validate(frame: pd.DataFrame, suite_name: str, run_name: str) -> QualityRepo
     """Validate ``frame`` against the versioned suite ``suite_name`` and rebuild Data Docs."""
     import great_expectations as gx
 
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    settings.quiet_third_parties()
     frame = frame.reset_index(drop=True)
     with file_lock(settings.gx_runtime_dir() / ".lock"):
         context = _context()

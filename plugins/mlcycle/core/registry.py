@@ -1,27 +1,24 @@
-"""MLflow tracking and Model Registry: runs, model versions, aliases and the promotion history.
+"""MLflow Model Registry: model versions, aliases and the promotion history.
 
 Aliases, not stages: ``challenger`` marks the newest candidate, ``champion`` the serving model,
 ``previous`` the champion it replaced (what a rollback restores). Every move of ``champion`` is
 serialised by a lock, re-read after it is set, and recorded as a run of the experiment
-``<model>-promotions`` so the history is visible in the MLflow UI.
+``<model>-promotions`` so the history is visible in the MLflow UI. Runs themselves are
+:mod:`mlcycle.core.tracking`'s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-import os
-import subprocess
-import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlcycle import settings
 from mlcycle.core.locks import file_lock
+from mlcycle.core.tracking import TAG_LIMIT, client, record_event
 from mlcycle.errors import DataError
-
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
@@ -29,48 +26,6 @@ CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 
 class RegistryError(DataError):
     """A registry request that cannot be honoured (unknown version, nothing to roll back to, ...)."""
-
-
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-
-
-def ui_url() -> str:
-    """Base URL of the MLflow UI for links (may differ from the tracking URI behind a proxy)."""
-    return os.environ.get("MLFLOW_UI_URL", tracking_uri()).rstrip("/")
-
-
-def client() -> MlflowClient:
-    import mlflow
-    from mlflow import MlflowClient
-
-    mlflow.set_tracking_uri(tracking_uri())
-    return MlflowClient(tracking_uri())
-
-
-def git_commit() -> str:
-    """The code version: commit of this checkout (``+dirty`` with local changes), or 'unknown'."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=settings.REPO_ROOT, capture_output=True,
-                              text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=settings.REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return os.environ.get("MLCYCLE_CODE_VERSION", "unknown")
-    return f"{head}+dirty" if dirty else head
-
-
-def _pip_requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in ("scikit-learn", "pandas", "numpy", "scipy", "skops")]
-
-
-def _own_model_types(model) -> list[str]:
-    """Types skops will not load unasked. We just trained this model ourselves, so we vouch for them."""
-    import skops.io
-
-    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
 
 
 def ensure_model(name: str, description: str) -> None:
@@ -83,50 +38,15 @@ def ensure_model(name: str, description: str) -> None:
         mlflow_client.create_registered_model(name, description=description)
 
 
-def cause_tag(cause: dict[str, Any], limit: int = 4900) -> str:
-    """The cause as JSON that fits an MLflow tag: with many events, the first ones and how many more."""
-    import json
-
-    events = list(cause.get("events", []))
-    text = json.dumps(cause, default=str)
-    while len(text) > limit and events:
-        events.pop()
-        text = json.dumps({**cause, "events": events, "more_events": len(cause["events"]) - len(events)},
-                          default=str)
-    return text if len(text) <= limit else json.dumps({"type": cause.get("type", "?"), "truncated": True})
-
-
-def log_candidate(*, name: str, description: str, experiment: str, model, input_example, params: dict[str, Any],
-                  metrics: dict[str, float], children: list[tuple[dict, dict]], artifacts: dict[str, str],
-                  tags: dict[str, str], run_name: str) -> dict[str, Any]:
-    """Log a training run (search as child runs) and register its model as the new ``challenger``."""
+def register_candidate(name: str, description: str, model_uri: str, tags: dict[str, str]) -> int:
+    """Register a logged model as a new version of ``name`` and make it the ``challenger``."""
     import mlflow
-    from mlflow.entities import Metric, Param
-    from mlflow.models import infer_signature
 
-    mlflow_client = client()
-    mlflow.set_experiment(experiment)
-    now = int(time.time() * 1000)
-    with mlflow.start_run(run_name=run_name, tags=tags) as run:
-        for i, (child_params, child_metrics) in enumerate(children):
-            with mlflow.start_run(run_name=f"search-{i}", nested=True) as child:
-                mlflow_client.log_batch(child.info.run_id,
-                                        metrics=[Metric(k, v, now, 0) for k, v in child_metrics.items()],
-                                        params=[Param(k, str(v)) for k, v in child_params.items()])
-        mlflow_client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
-                                params=[Param(k, str(v)) for k, v in params.items()])
-        signature = infer_signature(input_example, model.predict(input_example))
-        info = mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=input_example,
-                                        pip_requirements=_pip_requirements(),
-                                        skops_trusted_types=_own_model_types(model))
-        for artifact_path, text in artifacts.items():
-            mlflow.log_text(text, artifact_path)
     ensure_model(name, description)
-    version = mlflow.register_model(info.model_uri, name, tags={**tags, "gate": "pending"}).version
-    mlflow_client.set_registered_model_alias(name, CHALLENGER, version)
-    log.info("registered %s version %s as %s (run %s)", name, version, CHALLENGER, run.info.run_id)
-    return {"version": int(version), "run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
-            "model_uri": f"models:/{name}/{version}"}
+    version = int(mlflow.register_model(model_uri, name, tags={**tags, "gate": "pending"}).version)
+    client().set_registered_model_alias(name, CHALLENGER, str(version))
+    log.info("registered %s version %s as %s (%s)", name, version, CHALLENGER, model_uri)
+    return version
 
 
 def alias_version(name: str, alias: str) -> int | None:
@@ -146,7 +66,7 @@ def version_info(name: str, version: int) -> dict[str, Any]:
     try:
         mv = client().get_model_version(name, str(version))
     except MlflowException as exc:
-        raise RegistryError(f"model '{name}' has no version {version} in {tracking_uri()}") from exc
+        raise RegistryError(f"model '{name}' has no version {version} in {settings.mlflow_tracking_uri()}") from exc
     return {"version": int(mv.version), "run_id": mv.run_id, "tags": dict(mv.tags), "aliases": list(mv.aliases),
             "source": mv.source}
 
@@ -169,7 +89,7 @@ def record_gate(name: str, version: int, passed: bool, tests: list[dict[str, str
     for path in report_files:
         mlflow_client.log_artifact(run_id, path, "evaluation")
     tags = {"gate": "passed" if passed else "failed", "gate.report": "evaluation/gate_report.html",
-            "gate.reasons": "; ".join(reasons)[:4900] or "all tests passed"}
+            "gate.reasons": "; ".join(reasons)[:TAG_LIMIT] or "all tests passed"}
     tags.update({f"gate.test.{t['id']}": f"{t['status']}: {t['name']}" for t in tests})
     for key, value in tags.items():
         mlflow_client.set_model_version_tag(name, str(version), key, value)
@@ -185,15 +105,10 @@ def record_gate(name: str, version: int, passed: bool, tests: list[dict[str, str
 
 def _record(name: str, action: str, from_version: int | None, to_version: int | None, reason: str,
             extra: dict[str, str]) -> dict[str, Any]:
-    import mlflow
-
-    client()
-    mlflow.set_experiment(f"{name}-promotions")
     when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record = {"action": action, "model": name, "from_version": str(from_version or ""),
               "to_version": str(to_version or ""), "reason": reason, "at": when, **extra}
-    with mlflow.start_run(run_name=f"{action} v{from_version or '-'} -> v{to_version or '-'}", tags=record):
-        pass
+    record_event(f"{name}-promotions", f"{action} v{from_version or '-'} -> v{to_version or '-'}", record)
     return record
 
 
@@ -257,7 +172,7 @@ def reject(name: str, version: int, reasons: list[str], report: str = "", airflo
     with _lock(name):
         client().set_model_version_tag(name, str(version), "rejected", "true")
         _drop_challenger(name, version)
-        return _record(name, "reject", alias_version(name, CHAMPION), version, "; ".join(reasons)[:4900],
+        return _record(name, "reject", alias_version(name, CHAMPION), version, "; ".join(reasons)[:TAG_LIMIT],
                        {"report": report, "airflow_run": airflow_run})
 
 
@@ -281,43 +196,8 @@ def champion(name: str) -> dict[str, Any] | None:
     return None if version is None else version_info(name, version)
 
 
-def run_metrics(run_id: str) -> dict[str, float]:
-    return dict(client().get_run(run_id).data.metrics)
-
-
-def log_monitoring(name: str, ds: str, metrics: dict[str, float], tags: dict[str, str],
-                   files: list[str]) -> dict[str, str]:
-    """One run per monitored day in ``<name>-monitoring``; re-checking a day replaces its run."""
-    import mlflow
-    from mlflow.entities import Metric
-
-    mlflow_client = client()
-    experiment = mlflow.set_experiment(f"{name}-monitoring")
-    for old in mlflow_client.search_runs([experiment.experiment_id], f"tags.ds = '{ds}'"):
-        mlflow_client.delete_run(old.info.run_id)
-    now = int(time.time() * 1000)
-    with mlflow.start_run(run_name=f"monitor {ds}", tags={"ds": ds, **tags}) as run:
-        mlflow_client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
-        for path in files:
-            mlflow_client.log_artifact(run.info.run_id, path, "monitoring")
-    return {"run_id": run.info.run_id, "experiment_id": experiment.experiment_id}
-
-
-def record_alert(name: str, action: str, cause: dict[str, Any], reason: str) -> None:
-    """A drift alert and what became of it (e.g. skipped inside the cooldown), in ``<name>-monitoring``."""
-    import mlflow
-
-    client()
-    mlflow.set_experiment(f"{name}-monitoring")
-    with mlflow.start_run(run_name=f"alert {action}", tags={"alert": action, "reason": reason[:4900],
-                                                           "cause": cause_tag(cause)}):
-        pass
-
-
 def last_alert_training(name: str) -> dt.datetime | None:
     """When the newest version trained because of an Asset event (a drift alert) was registered."""
-    import json
-
     stamps = []
     for mv in client().search_model_versions(f"name = '{name}'"):
         try:

@@ -8,16 +8,19 @@ report from the lake in the Airflow UI's frame, behind Airflow's login (see :mod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperatorLink
 
+from mlcycle import settings
 from mlcycle.orchestration.ui import REPORTS_ROUTE, URL_PREFIX
 
 if TYPE_CHECKING:
     from airflow.models.taskinstancekey import TaskInstanceKey
     from airflow.sdk import BaseOperator, Context
+
+    from mlcycle.core.config import PipelineConfig
 
 
 class _PersistedLink(BaseOperatorLink):
@@ -69,20 +72,30 @@ def report_url(pipeline: str, page: str) -> str:
     return f"{base}/plugin/{REPORTS_ROUTE}{urlsplit(base).path.rstrip('/')}{URL_PREFIX}/reports/{pipeline}/{page}"
 
 
-def monitoring_urls(ui: str, experiment_id: str, run_id: str, pipeline: str,
-                    ds: str) -> dict[type[_PersistedLink], str]:
+def _mlflow(path: str) -> str:
+    """A page of the MLflow UI (:func:`mlcycle.settings.mlflow_ui_url`); empty when there is no UI to link to."""
+    ui = settings.mlflow_ui_url()
+    return f"{ui}/#/{path}" if ui else ""
+
+
+def monitoring_urls(pipeline: str, ds: str, experiment_id: str, run_id: str) -> dict[type[_PersistedLink], str]:
     """A monitoring run in MLflow and the day's drift report in Airflow."""
-    return {MlflowRunLink: f"{ui}/#/experiments/{experiment_id}/runs/{run_id}",
+    return {MlflowRunLink: _mlflow(f"experiments/{experiment_id}/runs/{run_id}"),
             DriftReportLink: report_url(pipeline, f"drift/{ds}")}
 
 
-def mlflow_urls(ui: str, pipeline: str, version: int, experiment_id: str, run_id: str) -> dict[str, Any]:
-    """The MLflow run and model version (``ui``: the MLflow UI), and the version's gate report in Airflow.
-
-    The registered model is named after its pipeline (``PipelineConfig.model_name``).
-    """
+def model_urls(config: PipelineConfig, version: int, experiment_id: str,
+               run_id: str) -> dict[type[_PersistedLink], str]:
+    """The MLflow run and model version (of the pipeline's registered model), and the version's gate report."""
     return {
-        MlflowRunLink: f"{ui}/#/experiments/{experiment_id}/runs/{run_id}",
-        ModelVersionLink: f"{ui}/#/models/{pipeline}/versions/{version}",
-        GateReportLink: report_url(pipeline, f"gate/v{version}"),
+        MlflowRunLink: _mlflow(f"experiments/{experiment_id}/runs/{run_id}"),
+        ModelVersionLink: _mlflow(f"models/{config.model_name}/versions/{version}"),
+        GateReportLink: report_url(config.name, f"gate/v{version}"),
     }
+
+
+def persist(operator: BaseOperator, context: Context, urls: dict[type[_PersistedLink], str]) -> None:
+    """Store the URLs of the links ``operator`` declares (the UI reads them from XCom)."""
+    for link in operator.operator_extra_links:
+        if type(link) in urls:
+            type(link).persist(context, urls[type(link)])

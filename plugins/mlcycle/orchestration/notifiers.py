@@ -8,11 +8,12 @@ channel that fails is logged, never fails the task.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from airflow.sdk import BaseHook, BaseNotifier, Context
 from airflow.sdk.exceptions import AirflowNotFoundException
+
+from mlcycle import settings
 
 
 class LifecycleNotifier(BaseNotifier):
@@ -52,7 +53,7 @@ class LifecycleNotifier(BaseNotifier):
     def _email(self) -> None:
         from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-        recipients = [r.strip() for r in os.environ.get("MLCYCLE_NOTIFY_EMAIL", "").split(",") if r.strip()]
+        recipients = settings.notify_email()
         if not recipients:
             self.log.warning("%s exists but MLCYCLE_NOTIFY_EMAIL names no recipient: no e-mail", self.smtp_conn_id)
             return

@@ -12,17 +12,11 @@ app is built on its first request).
 
 from __future__ import annotations
 
-import os
-
 from airflow.plugins_manager import AirflowPlugin
 
+from mlcycle import settings
 from mlcycle.orchestration.links import DriftReportLink, GateReportLink, MlflowRunLink, ModelVersionLink, airflow_url
 from mlcycle.orchestration.ui import DATA_DOCS_ROUTE, REPORTS_ROUTE, URL_PREFIX, LazyApp
-
-
-def _mlflow_ui() -> str | None:
-    url = os.environ.get("MLFLOW_UI_URL") or os.environ.get("MLFLOW_TRACKING_URI") or ""
-    return url.rstrip("/") if url.startswith(("http://", "https://")) else None
 
 
 def _icon(path: str) -> str:
@@ -49,7 +43,7 @@ def _external_views() -> list[dict[str, object]]:
         {"name": "Data quality", "href": f"{root}{URL_PREFIX}/data-docs/", "url_route": DATA_DOCS_ROUTE,
          "destination": "nav", "nav_top_level": True, "icon": QUALITY_ICON},
     ]
-    if mlflow := _mlflow_ui():  # another origin, which may refuse frames: a plain link (new tab)
+    if mlflow := settings.mlflow_ui_url():  # another origin, which may refuse frames: a plain link (new tab)
         views.append({"name": "Model registry", "href": f"{mlflow}/#/models", "destination": "nav",
                       "nav_top_level": True, "icon": REGISTRY_ICON})
     return views

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from typing import Any
 
+from mlcycle import settings
 from mlcycle.core import lake
 from mlcycle.core.config import ConfigError, load_pipeline
 from mlcycle.tools import runtime
@@ -42,10 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--reason", required=True, help="why you raise it; recorded on the retraining run")
     parser.add_argument("--columns", default="", help="comma-separated drifted columns, if known")
     parser.add_argument("--share", type=float, help="share of drifted columns, if known")
-    parser.add_argument("--airflow-url", default=os.environ.get("AIRFLOW_URL", rt.airflow_url),
+    url, username, password = settings.airflow_api(rt.airflow_url)
+    parser.add_argument("--airflow-url", default=url,
                         help="Airflow API server (default: $AIRFLOW_URL or the embedded one, %(default)s)")
-    parser.add_argument("--username", default=os.environ.get("AIRFLOW_USERNAME", runtime.USERNAME))
-    parser.add_argument("--password", default=os.environ.get("AIRFLOW_PASSWORD"),
+    parser.add_argument("--username", default=username or runtime.USERNAME)
+    parser.add_argument("--password", default=password,
                         help="default: $AIRFLOW_PASSWORD, else the embedded stack's generated password")
     return parser
 

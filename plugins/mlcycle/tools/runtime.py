@@ -40,8 +40,7 @@ class Runtime:
 
     @classmethod
     def from_env(cls) -> Runtime:
-        return cls(settings.state_dir(), int(os.environ.get("AIRFLOW_PORT", 8080)),
-                   int(os.environ.get("MLFLOW_PORT", 5000)))
+        return cls(settings.state_dir(), *settings.embedded_ports())
 
     @property
     def airflow_url(self) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
-from mlcycle.orchestration.assets import pipeline_asset
-from mlcycle.orchestration.operators._failfast import fail_fast_on_data_errors
+from mlcycle.orchestration.operators.base import PipelineOperator
 
 
 class IngestDatesOperator(BaseOperator):
@@ -44,33 +43,27 @@ class IngestDatesOperator(BaseOperator):
         return dates
 
 
-class IngestOperator(BaseOperator):
+class IngestOperator(PipelineOperator):
     """Read, check and type the day's landed CSV, write ``raw/<pipeline>/ds=<ds>``, version it with DVC.
 
     Emits the ``raw.<pipeline>`` Asset with the partition's ``ds``, ``uri``, ``rows`` and DVC ``md5``.
 
-    :param pipeline: name of a config in ``include/pipelines``.
     :param ds: templated partition date (default: the run's logical date).
     :param landing_uri: landing root; default ``$MLCYCLE_LANDING_URI``.
     """
 
     template_fields: Sequence[str] = ("ds", "landing_uri")
     ui_color = "#e8f4e8"
+    emits = "raw"
 
-    def __init__(self, *, pipeline: str, ds: str = "{{ ds }}", landing_uri: str | None = None,
-                 **kwargs: Any) -> None:
-        # not setdefault: a mapped task is re-created with outlets=[] unless partial() passes them
-        kwargs["outlets"] = kwargs.get("outlets") or [pipeline_asset("raw", pipeline)]
+    def __init__(self, *, ds: str = "{{ ds }}", landing_uri: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pipeline = pipeline
         self.ds = ds
         self.landing_uri = landing_uri
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from mlcycle.core.config import load_pipeline
+    def run(self, context: Context) -> dict[str, Any]:
         from mlcycle.stages import ingestion
 
-        with fail_fast_on_data_errors():
-            result = ingestion.ingest_day(load_pipeline(self.pipeline), self.ds, self.landing_uri)
-        context["outlet_events"][pipeline_asset("raw", self.pipeline)].extra = result
+        result = ingestion.ingest_day(self.config, self.ds, self.optional(self.landing_uri))
+        self.emit(context, result)
         return result

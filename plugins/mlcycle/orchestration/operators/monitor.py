@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowSkipException
 
-from mlcycle.orchestration.assets import pipeline_asset
+from mlcycle.orchestration import links
 from mlcycle.orchestration.links import DriftReportLink, MlflowRunLink
 from mlcycle.orchestration.notifiers import DriftNotifier
-from mlcycle.orchestration.operators._failfast import fail_fast_on_data_errors
+from mlcycle.orchestration.operators.base import PipelineOperator
 
 
-class ScoreOperator(BaseOperator):
+class ScoreOperator(PipelineOperator):
     """Batch predictions of ``models:/<p>@champion`` for one day, to ``predictions/<p>/ds=<ds>``.
 
     Every row records the model version. Skipped, with the reason in the log, while there is no champion.
@@ -23,23 +23,20 @@ class ScoreOperator(BaseOperator):
     template_fields: Sequence[str] = ("ds",)
     ui_color = "#e0f2fe"
 
-    def __init__(self, *, pipeline: str, ds: str, **kwargs: Any) -> None:
+    def __init__(self, *, ds: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pipeline = pipeline
         self.ds = ds
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from mlcycle.core.config import load_pipeline
-        from mlcycle.stages import modelling
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlcycle.stages import scoring
 
-        with fail_fast_on_data_errors():
-            result = modelling.score_day(load_pipeline(self.pipeline), self.ds)
+        result = scoring.score_day(self.config, self.ds)
         if result is None:
             raise AirflowSkipException(f"{self.pipeline} has no champion yet: nothing to score {self.ds} with")
         return result
 
 
-class MonitorOperator(BaseOperator):
+class MonitorOperator(PipelineOperator):
     """Evidently drift (data and model output) and quality of one day against the champion's training data.
 
     Thresholds come from the config unless ``drift_share`` / ``quality_drop`` override them.
@@ -50,37 +47,27 @@ class MonitorOperator(BaseOperator):
     operator_extra_links = (DriftReportLink(), MlflowRunLink())
     ui_color = "#fef3c7"
 
-    def __init__(self, *, pipeline: str, ds: str, drift_share: Any = "{{ params.drift_share }}",
+    def __init__(self, *, ds: str, drift_share: Any = "{{ params.drift_share }}",
                  quality_drop: Any = "{{ params.quality_drop }}", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pipeline = pipeline
         self.ds = ds
         self.drift_share = drift_share
         self.quality_drop = quality_drop
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from mlcycle.core import registry
-        from mlcycle.core.config import load_pipeline
-        from mlcycle.orchestration.links import monitoring_urls
-        from mlcycle.stages import modelling
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlcycle.stages import scoring
 
-        with fail_fast_on_data_errors():
-            result = modelling.monitor_day(load_pipeline(self.pipeline), self.ds, _number(self.drift_share),
-                                             _number(self.quality_drop))
+        result = scoring.monitor_day(self.config, self.ds, self.optional(self.drift_share, float),
+                                     self.optional(self.quality_drop, float))
         if result is None:
             raise AirflowSkipException(f"{self.pipeline} has no champion yet: no reference to monitor {self.ds}")
-        for link, url in monitoring_urls(registry.ui_url(), result["experiment_id"], result["run_id"],
-                                         self.pipeline, result["ds"]).items():
-            link.persist(context, url)
+        links.persist(self, context, links.monitoring_urls(self.pipeline, result["ds"], result["experiment_id"],
+                                                           result["run_id"]))
         self.log.info("%s %s: %s", self.pipeline, self.ds, "; ".join(result["reasons"]) or "no drift")
         return result
 
 
-def _number(value: Any) -> float | None:
-    return None if value in (None, "", "None") else float(value)
-
-
-class DriftAlertOperator(BaseOperator):
+class DriftAlertOperator(PipelineOperator):
     """Emit ``drift.<pipeline>`` when any monitored day drifted; skipped otherwise.
 
     The event's extra carries the partition, the drifted columns, the share, the quality drop and the
@@ -89,14 +76,13 @@ class DriftAlertOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("results",)
     ui_color = "#fecaca"
+    emits = "drift"
 
-    def __init__(self, *, pipeline: str, results: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("outlets", [pipeline_asset("drift", pipeline)])
+    def __init__(self, *, results: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pipeline = pipeline
         self.results = results
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         drifted = [r for r in (self.results or []) if r and r.get("drift")]
         if not drifted:
             raise AirflowSkipException(f"no drift in {self.pipeline}: nothing to raise")
@@ -107,7 +93,7 @@ class DriftAlertOperator(BaseOperator):
                  "quality_drop": latest["quality_drop"], "report_uri": latest["report_uri"],
                  "reasons": latest["reasons"], "champion": latest["champion"],
                  "drifted_days": sorted(r["ds"] for r in drifted)}
-        context["outlet_events"][pipeline_asset("drift", self.pipeline)].extra = extra
+        self.emit(context, extra)
         DriftNotifier(pipeline=self.pipeline, title=f"drift in {self.pipeline} on {', '.join(extra['drifted_days'])}",
                       message="; ".join(latest["reasons"]) + f". Report: {latest['report_uri']}. "
                               f"train_{self.pipeline} follows on drift.{self.pipeline}.", details=extra)(context)

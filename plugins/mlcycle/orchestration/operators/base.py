@@ -1,0 +1,85 @@
+"""The base of every pipeline operator: the pipeline, its config, its Asset, and bad data failing fast.
+
+One rule for outlets: an operator that publishes an Asset (``emits``) declares it as its outlet when
+``outlets`` is not given; a given list, even ``[]``, is taken as it is (``[]``: publish nothing, e.g.
+a hand-written DAG that gates its own model). Airflow's ``partial()`` fills in ``outlets=[]``, so a
+mapped operator passes its outlets to ``partial()``, as the factory does.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from mlcycle.errors import DataError
+from mlcycle.orchestration.assets import pipeline_asset
+
+if TYPE_CHECKING:
+    from mlcycle.core.config import PipelineConfig
+    from mlcycle.stages.policy import Decision
+
+EMPTY = (None, "", "None")  # what an unset Param renders to in a templated field
+
+
+class PipelineOperator(BaseOperator):
+    """An operator of one pipeline (``include/pipelines/<pipeline>.yaml``); subclasses implement :meth:`run`.
+
+    :param pipeline: name of a config in ``include/pipelines``.
+    """
+
+    emits: ClassVar[str | None] = None  # the Asset kind this operator publishes, if any
+
+    def __init__(self, *, pipeline: str, **kwargs: Any) -> None:
+        if self.emits and kwargs.get("outlets") is None:
+            kwargs["outlets"] = [pipeline_asset(self.emits, pipeline)]
+        super().__init__(**kwargs)
+        self.pipeline = pipeline
+
+    @functools.cached_property
+    def config(self) -> PipelineConfig:
+        """The pipeline's config, loaded once per task run (never at DAG parse time)."""
+        from mlcycle.core.config import load_pipeline
+
+        return load_pipeline(self.pipeline)
+
+    def run(self, context: Context) -> Any:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> Any:
+        """:meth:`run`, with bad data or config failing the task at once: retries cannot fix a bad file."""
+        try:
+            return self.run(context)
+        except DataError as exc:
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+    def emit(self, context: Context, extra: dict[str, Any]) -> None:
+        """Attach ``extra`` to the event of this operator's Asset, when it is one of its outlets."""
+        asset = pipeline_asset(self.emits, self.pipeline)
+        if any(getattr(outlet, "name", None) == asset.name for outlet in self.outlets):
+            context["outlet_events"][asset].extra = extra
+        else:
+            self.log.info("%s is not an outlet of this task: no event", asset.name)
+
+    @staticmethod
+    def optional(value: Any, cast: type | None = None) -> Any:
+        """A templated value, or None when its Param was left empty."""
+        if value in EMPTY:
+            return None
+        return cast(value) if cast else value
+
+    @staticmethod
+    def apply(decision: Decision) -> None:
+        """Translate a policy decision: skip or fail the task; ``run`` goes on."""
+        if decision.action == "skip":
+            raise AirflowSkipException(decision.reason)
+        if decision.action == "fail":
+            raise AirflowFailException(decision.reason)
+
+
+def trigger_extras(context: Context) -> list[dict[str, Any]]:
+    """The triggering Asset events' extras, each with the Asset it came from."""
+    return [{"asset": str(getattr(event, "asset", "")), **(event.extra or {})}
+            for events in context["triggering_asset_events"].values() for event in events]

@@ -1,0 +1,107 @@
+"""Score and monitor each validated day with the champion, in plain Python (no Airflow).
+
+The lake is the work list: :func:`pending_days` finds the validated days whose predictions or
+drift report are missing or stale (made from other data, or by another champion).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mlcycle.core import lake, monitoring, registry, storage, tracking, training
+from mlcycle.core.config import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def _window_end(tags: dict[str, str]) -> str | None:
+    return tags.get("data.window", "").rpartition("..")[2] or None
+
+
+def pending_days(config: PipelineConfig, zone: str) -> list[str]:
+    """Validated days after the champion's training window with no up-to-date output in ``zone``.
+
+    ``zone`` is ``predictions`` or ``monitoring``. Asset events can be coalesced or missed, so the
+    score and monitor DAGs reconcile against the lake as validate does.
+    """
+    champion = registry.champion(config.model_name)
+    if champion is None:
+        return []
+    version, after = champion["version"], _window_end(champion["tags"]) or ""
+    pending = []
+    for ds in storage.list_partitions("validated", config.name):
+        if ds <= after:
+            continue
+        validated = storage.read_manifest(lake.partition("validated", config.name, ds))["md5"]
+        try:
+            done = storage.read_manifest(_output_uri(config, zone, ds))
+        except storage.PartitionNotFound:
+            done = {}
+        stale = done.get("validated_md5") != validated
+        if stale or (zone == "monitoring" and done.get("champion") != version):
+            pending.append(ds)
+    return pending
+
+
+def _output_uri(config: PipelineConfig, zone: str, ds: str) -> str:
+    return lake.drift_report(config.name, ds) if zone == "monitoring" else lake.partition(zone, config.name, ds)
+
+
+def score_day(config: PipelineConfig, ds: str) -> dict[str, Any] | None:
+    """Batch predictions of the champion for one validated day; None when there is no champion yet."""
+    champion = registry.champion(config.model_name)
+    if champion is None:
+        log.warning("%s has no champion yet: nothing scores %s. Train a model and let the gate promote it "
+                    "(train_%s), then re-run this day.", config.model_name, ds, config.name)
+        return None
+    version = champion["version"]
+    validated_uri = lake.partition("validated", config.name, ds)
+    day = storage.read_partition(validated_uri)
+    predicted, probability = training.predict(registry.load_model(config.model_name, version), day, config)
+    kept = [c for c in dict.fromkeys([*config.key, config.date_column]) if c in day.columns]
+    out = day[kept].assign(prediction=predicted)
+    if probability is not None:
+        out["probability"] = probability
+    out = out.assign(model_name=config.model_name, model_version=version, model_run_id=champion["run_id"])
+    uri = lake.partition("predictions", config.name, ds)
+    manifest = storage.write_partition(out, uri, {"ds": ds, "model_version": version,
+                                                  "validated_md5": storage.read_manifest(validated_uri)["md5"]})
+    log.info("scored %s %s: %d rows with %s v%s -> %s", config.name, ds, len(out), config.model_name, version, uri)
+    return {"ds": ds, "uri": uri, "rows": len(out), "model_version": version, "md5": manifest["md5"]}
+
+
+def monitor_day(config: PipelineConfig, ds: str, drift_share: float | None = None,
+                quality_drop: float | None = None) -> dict[str, Any] | None:
+    """Drift and quality of one validated day against the champion's training snapshot (from DVC).
+
+    Writes the report to the lake and MLflow (experiment ``<p>-monitoring``); None without a champion.
+    """
+    champion = registry.champion(config.model_name)
+    if champion is None:
+        log.warning("%s has no champion yet, so there is no reference to compare %s with: monitoring skipped. "
+                    "Train a model and let the gate promote it (train_%s).", config.model_name, ds, config.name)
+        return None
+    version, tags = champion["version"], champion["tags"]
+    reference = monitoring.reference_snapshot(tags)
+    validated_uri = lake.partition("validated", config.name, ds)
+    day = storage.read_partition(validated_uri)
+    holdout = {k.removeprefix("holdout_"): v for k, v in tracking.run_metrics(champion["run_id"]).items()
+               if k.startswith("holdout_")}
+    out_dir = lake.scratch(config.name, "drift", ds)
+    result = monitoring.check_day(config, day, reference.drop(columns=[training.SPLIT_COLUMN]),
+                                  registry.load_model(config.model_name, version), holdout, out_dir,
+                                  drift_share, quality_drop)
+    report = monitoring.publish_report(config, ds, result, {
+        "champion": version, "validated_md5": storage.read_manifest(validated_uri)["md5"],
+        "reference_md5": tags.get("data.md5", "")})
+    metrics = {"drift_share": result.share, "drifted_columns": len(result.drifted_columns),
+               "drift": float(result.drift), **{f"quality_{k}": v for k, v in result.quality.items()},
+               **({"prediction_drift": result.prediction_drift} if result.prediction_drift is not None else {}),
+               **({"quality_drop": result.quality_drop} if result.quality_drop is not None else {})}
+    run = tracking.log_monitoring(config.model_name, ds, metrics, {
+        "champion": str(version), "drift": str(result.drift).lower(), "drifted": ",".join(result.drifted_columns),
+        "reasons": "; ".join(result.reasons)[:4900] or "no drift", "reference_md5": tags.get("data.md5", ""),
+        "report": report}, [result.html_path, result.json_path])
+    return {"ds": ds, "partition": validated_uri, "champion": version, "report_uri": report, **run,
+            **result.as_dict()}
