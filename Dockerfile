@@ -4,6 +4,7 @@ ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
 
 # The base image's default user; pip installs into its home, never as root.
+# Only the runtime lock: the test and lint tools of requirements-dev.txt stay out of the image.
 USER airflow
 COPY --chown=airflow:0 requirements.txt /opt/mlcycle/requirements.txt
 RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r /opt/mlcycle/requirements.txt

@@ -1,9 +1,13 @@
-# Every target bootstraps .venv from requirements.txt when it is missing or stale.
+# Every target bootstraps .venv from both locks (requirements.txt: what runs; requirements-dev.txt: test and
+# lint tools) when it is missing or stale. Stale means: the CONTENT of a lock changed. The stamp's name carries
+# a hash of both locks' content and the stamp rule has no prerequisites, so a new mtime (git checkout, touch)
+# never re-installs, and any changed byte in either lock does.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell md5sum requirements.txt | cut -c1-12)
+LOCKS := requirements.txt requirements-dev.txt
+STAMP := $(VENV)/.installed-$(shell md5sum $(LOCKS) | md5sum | cut -c1-12)
 # Optional local settings (see .env.example).
 ifneq (,$(wildcard .env))
 include .env
@@ -17,14 +21,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt
-	@echo "bootstrapping $(VENV) from requirements.txt ..."
+$(STAMP):
+	@echo "bootstrapping $(VENV) from $(LOCKS) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
-	@$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.txt
+	@$(VENV)/bin/uv pip install -q --python $(PY) $(addprefix -r ,$(LOCKS))
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
-venv: $(STAMP) ## create or update .venv from the lock file
+venv: $(STAMP) ## create or update .venv from both lock files (runtime + dev)
 
 demo: $(STAMP) ## start Airflow (:8080) + MLflow (:5000) and replay Jan -> Jul 2013: drift, retraining, gate
 	@$(PY) -m mlcycle.tools.demo
@@ -65,5 +69,7 @@ lint: $(STAMP) ## ruff, including Airflow's AIR rules
 bench: $(STAMP) ## benchmark figures (parse time, ingest+validate vs plain script)
 	@$(PY) -m bench
 
-lock: $(STAMP) ## re-compile requirements.txt from requirements.in
+# The runtime lock first: requirements-dev.in is constrained by it (-c requirements.txt).
+lock: $(STAMP) ## re-compile requirements.txt and requirements-dev.txt from their .in files
 	@$(VENV)/bin/uv pip compile -q requirements.in --python-version 3.11 -o requirements.txt
+	@$(VENV)/bin/uv pip compile -q requirements-dev.in --python-version 3.11 -o requirements-dev.txt
