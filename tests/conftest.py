@@ -7,7 +7,6 @@ The environment is set before Airflow is imported anywhere, so tests never touch
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,25 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from mlcycle.tools import stack
+
 REPO = Path(__file__).resolve().parents[1]
 SESSION_HOME = Path(tempfile.mkdtemp(prefix="mlcycle-test-"))
-os.environ.update({
-    "MLCYCLE_HOME": str(SESSION_HOME / "state"),
-    "AIRFLOW_HOME": str(SESSION_HOME / "airflow"),
-    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{SESSION_HOME / 'airflow' / 'airflow.db'}",
-    "GX_ANALYTICS_ENABLED": "false",
-    "DVC_NO_ANALYTICS": "1",
-})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+os.environ.update(stack.stack_env(SESSION_HOME / "state", SESSION_HOME / "airflow"))
 
 
 # DAGs built from include/pipelines (flights, pedestrians) are registered in the session's Airflow DB by every

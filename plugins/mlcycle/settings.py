@@ -99,6 +99,11 @@ def airflow_api(default_url: str) -> tuple[str, str | None, str | None]:
             os.environ.get("AIRFLOW_PASSWORD"))
 
 
+def search_path(name: str, *first: str) -> str:
+    """A PATH-like variable for a child process: ``first``, then what this process inherited."""
+    return os.pathsep.join([*first, *filter(None, [os.environ.get(name)])])
+
+
 def quiet_third_parties() -> None:
     """No analytics from GX and DVC, whatever process imports them."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

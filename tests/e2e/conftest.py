@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import free_port, local_state
+from conftest import local_state
+from mlcycle.tools.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 JANUARY = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from mlcycle.tools.stack import NotReady, poll_until
+
 pytestmark = pytest.mark.e2e
 JULY = ["2013-07-01", "2013-07-02", "2013-07-03"]
 HANG_GUARD = 900  # seconds; only stops a stuck scheduler from hanging CI, never a performance limit
@@ -29,14 +31,14 @@ HANG_GUARD = 900  # seconds; only stops a stuck scheduler from hanging CI, never
 
 def _wait(what: str, done: Callable[[], Any], check: Callable[[], None] = lambda: None) -> Any:
     """Poll until ``done()`` is truthy; ``check()`` fails early (e.g. on a failed run)."""
-    deadline = time.monotonic() + HANG_GUARD
-    while time.monotonic() < deadline:
+    def checked() -> Any:
         check()
-        result = done()
-        if result:
-            return result
-        time.sleep(4)
-    pytest.fail(f"timed out waiting for {what}")
+        return done()
+
+    try:
+        return poll_until(checked, HANG_GUARD, what, interval=4)
+    except NotReady as exc:
+        pytest.fail(f"timed out: {exc}")
 
 
 def _no_failed_runs(client, *dag_ids: str) -> Callable[[], None]:

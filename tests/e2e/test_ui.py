@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from mlcycle.tools.stack import NotReady, poll_until
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("MLCYCLE_TEST_ARTIFACTS", REPO / ".test-artifacts")) / "e2e-ui"
@@ -31,12 +32,10 @@ UI_WAIT = 60_000  # milliseconds, for the browser to show what the server alread
 
 
 def _wait(what: str, done: Callable[[], Any], timeout: float = LIVENESS) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := done()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no progress within {timeout:.0f}s: {what}")
-        time.sleep(3)
-    return result
+    try:
+        return poll_until(done, timeout, what, interval=3)
+    except NotReady as exc:
+        raise AssertionError(f"no progress: {exc}") from exc
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from mlcycle.tools import stack
 
-MLFLOW = Path(sys.executable).parent / "mlflow"
 START_TIMEOUT = 240
 
 
@@ -33,22 +29,17 @@ class MlflowProcess:
     log: Path
     started: float
 
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=3) as response:
-                return response.status == 200
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            return False
-
     def wait(self) -> None:
-        while not self.healthy():
-            if self.process.poll() is not None:
-                pytest.fail(f"mlflow server exited with {self.process.returncode} during start-up:\n"
-                            f"{self.log.read_text()[-3000:]}")
-            if time.monotonic() > self.started + START_TIMEOUT:
-                pytest.fail(f"mlflow server not healthy {START_TIMEOUT}s after its start:\n"
-                            f"{self.log.read_text()[-3000:]}")
-            time.sleep(1)
+        def died() -> str | None:
+            if self.process.poll() is None:
+                return None
+            return f"exited with {self.process.returncode} during start-up"
+
+        left = self.started + START_TIMEOUT - time.monotonic()
+        try:
+            stack.poll_until(lambda: stack.http_ok(f"{self.url}/health"), left, "mlflow server", still_alive=died)
+        except stack.NotReady as exc:
+            pytest.fail(f"{exc}\n{self.log.read_text()[-3000:]}")
 
     def stop(self, grace: float = 15) -> None:
         """Terminate the server's whole process group (uvicorn runs its worker as a child)."""
@@ -66,12 +57,9 @@ class MlflowProcess:
 
 def launch_mlflow(home: Path, artifacts: str, env: dict[str, str] | None = None) -> MlflowProcess:
     """Start a real ``mlflow server`` (SQLite backend, proxied artifacts at ``artifacts``) on a free port."""
-    port = free_port()
-    command = [str(MLFLOW), "server", "--host", "127.0.0.1", "--port", str(port),
-               "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-               "--artifacts-destination", artifacts, "--workers", "1"]
-    # The job runner (six huey consumers, for GenAI jobs) serves nothing the model registry needs.
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
+    port = stack.free_port()
+    command = stack.mlflow_command(port, f"sqlite:///{home / 'mlflow.db'}", artifacts)
+    env = {**os.environ, **stack.MLFLOW_ENV, **(env or {})}
     log = home / "server.log"
     with log.open("ab") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

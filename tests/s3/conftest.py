@@ -11,16 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from mlcycle.tools import stack
 
 BUCKETS = ["lake", "landing", "dvc", "mlflow"]
 KEY, SECRET, REGION = "testing", "testing", "us-east-1"
@@ -38,20 +35,12 @@ class Moto:
                             region_name=REGION)
 
 
-def _up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
-            return True
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return False
-
-
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     """``python -m moto.server`` on a free port, with the buckets; the AWS connection points at it."""
     from mlcycle.core import object_store
 
-    port = free_port()
+    port = stack.free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with log.open("ab") as out:
@@ -59,11 +48,11 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while not _up(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+        try:
+            stack.poll_until(lambda: stack.http_ok(f"{url}/moto-api/"), 120, "moto server", interval=0.3,
+                             still_alive=lambda: None if process.poll() is None else "exited")
+        except stack.NotReady as exc:
+            pytest.fail(f"{exc}:\n{log.read_text()[-3000:]}")
         connection = json.dumps({"conn_type": "aws", "login": KEY, "password": SECRET,
                                  "extra": {"endpoint_url": url, "region_name": REGION}})
         server = Moto(url, connection)

@@ -8,12 +8,12 @@ Asset's watchers only while an active DAG schedules on that Asset: here ``train_
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 import pytest
 
-from conftest import free_port, local_state
+from conftest import local_state
+from mlcycle.tools import stack
 
 pytestmark = pytest.mark.e2e
 DRIFT = "drift.flights"
@@ -37,8 +37,8 @@ def airflow(moto, tmp_path_factory):
 
     queue = moto.client("sqs").create_queue(QueueName="mlcycle-drift-flights")["QueueUrl"]
     home = tmp_path_factory.mktemp("sqs") / "state"
-    rt = AirflowOnly(home=home, airflow_port=free_port(), mlflow_port=free_port(),
-                     log_ports=(free_port(), free_port()))
+    rt = AirflowOnly(home=home, airflow_port=stack.free_port(), mlflow_port=stack.free_port(),
+                     log_ports=(stack.free_port(), stack.free_port()))
     with pytest.MonkeyPatch.context() as patch:
         local_state(patch, home)
         patch.setenv("MLCYCLE_DRIFT_QUEUE_URL", queue.replace("flights", "{pipeline}"))
@@ -62,14 +62,15 @@ def test_a_message_on_the_drift_queue_emits_the_drift_asset_and_triggers_retrain
     body = json.dumps({"pipeline": "flights", "source": "external-monitor", "drifted_columns": ["dep_delay"]})
     moto.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
 
-    deadline = time.monotonic() + 600  # a liveness bound, not a speed check
-    events, runs = [], []
-    while time.monotonic() < deadline:
+    def events_and_runs() -> tuple[list, list]:
         events = [e for e in client.get("/assets/events", limit=100)["asset_events"] if e.get("name") == DRIFT]
         runs = [r for r in client.dag_runs("train_flights") if r["run_type"] == "asset_triggered"]
-        if events and runs:
-            break
-        time.sleep(3)
+        return (events, runs) if events and runs else None
+
+    try:  # a liveness bound, not a speed check
+        events, runs = stack.poll_until(events_and_runs, 600, "drift event and training", interval=3)
+    except stack.NotReady:
+        events, runs = [], []
     (asset,) = [a for a in client.get("/assets", limit=100)["assets"] if a["name"] == DRIFT]
     assert "drift_queue_flights" in {w["name"] for w in asset["watchers"]}, asset
     assert events, f"no {DRIFT} event within 600 s; triggerer log: {rt.home / 'logs' / 'airflow.log'}"

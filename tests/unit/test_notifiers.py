@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from conftest import free_port
+from mlcycle.tools import stack
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def smtp_server(monkeypatch) -> Iterator[list]:
             received.append(envelope)
             return "250 OK"
 
-    port = free_port()
+    port = stack.free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
@@ -62,7 +62,7 @@ def slack_webhook(monkeypatch) -> Iterator[list]:
         def log_message(self, *args):
             pass
 
-    server = HTTPServer(("127.0.0.1", free_port()), Handler)
+    server = HTTPServer(("127.0.0.1", stack.free_port()), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("AIRFLOW_CONN_SLACK_DEFAULT", json.dumps({
         "conn_type": "slackwebhook", "password": f"http://127.0.0.1:{server.server_port}/services/T0/B0/x"}))
@@ -101,7 +101,7 @@ def test_a_failing_channel_is_logged_and_never_raises(notifications, monkeypatch
     from mlcycle.orchestration.notifiers import QuarantineNotifier
 
     monkeypatch.setenv("AIRFLOW_CONN_SLACK_DEFAULT", json.dumps({
-        "conn_type": "slackwebhook", "password": f"http://127.0.0.1:{free_port()}/nobody-listens"}))
+        "conn_type": "slackwebhook", "password": f"http://127.0.0.1:{stack.free_port()}/nobody-listens"}))
     QuarantineNotifier(pipeline="flights", title="12% quarantined", message="null labels")({})
     assert [e["event"] for e in notifications.read()] == ["quarantine"]
     assert "could not notify through slack_default" in capsys.readouterr().out  # Airflow's task logger

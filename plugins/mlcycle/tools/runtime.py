@@ -14,18 +14,15 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlcycle import settings
+from mlcycle.tools import stack
 
-VENV_BIN = Path(sys.executable).parent
 USERNAME = "admin"
 
 
@@ -65,15 +62,10 @@ class Runtime:
         return json.loads(path.read_text())[USERNAME]
 
     def env(self) -> dict[str, str]:
-        """Environment for Airflow, MLflow and the tasks: every setting in one place."""
-        repo = settings.REPO_ROOT
+        """Environment for Airflow, MLflow and the tasks: the stack's (:func:`stack.stack_env`) plus the
+        embedded Airflow's own settings."""
         return {
-            "MLCYCLE_HOME": str(self.home),
-            "AIRFLOW_HOME": str(self.airflow_home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home / 'airflow.db'}",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(repo / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(repo / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            **stack.stack_env(self.home, self.airflow_home),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
@@ -88,22 +80,13 @@ class Runtime:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "MLFLOW_TRACKING_URI": self.mlflow_url,
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no MLflow job runner: nothing here uses it
-            "GX_ANALYTICS_ENABLED": "false",
-            "DVC_NO_ANALYTICS": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(repo / "plugins"), os.environ.get("PYTHONPATH")])),
-            "PATH": os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]),
         }
 
     def commands(self) -> dict[str, list[str]]:
         mlflow_dir = self.home / "mlflow"
-        return {
-            "mlflow": [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.mlflow_port),
-                       "--backend-store-uri", f"sqlite:///{mlflow_dir / 'mlflow.db'}",
-                       "--artifacts-destination", str(mlflow_dir / "artifacts"), "--workers", "1"],
-            "airflow": [str(VENV_BIN / "airflow"), "standalone"],
-        }
+        return {"mlflow": stack.mlflow_command(self.mlflow_port, f"sqlite:///{mlflow_dir / 'mlflow.db'}",
+                                               str(mlflow_dir / "artifacts")),
+                "airflow": [str(stack.VENV_BIN / "airflow"), "standalone"]}
 
     def health_urls(self) -> dict[str, str]:
         return {"mlflow": f"{self.mlflow_url}/health", "airflow": f"{self.airflow_url}/api/v2/monitor/health"}
@@ -129,20 +112,6 @@ def _alive(rt: Runtime, name: str) -> int | None:
     return pid
 
 
-def port_in_use(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            body = response.read().decode()
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-    return "unhealthy" not in body
-
-
 class RuntimeErrorWithFix(RuntimeError):
     """The stack cannot start; the message says why and what to do."""
 
@@ -164,7 +133,7 @@ def launch(rt: Runtime) -> None:
             print(f"{name}: already running (pid {_alive(rt, name)})", flush=True)
             continue
         port = rt.ports()[name]
-        if port_in_use(port):
+        if stack.port_in_use(port):
             raise RuntimeErrorWithFix(
                 f"port {port} is already in use by another process, so {name} cannot start. Stop that process "
                 f"(`ss -ltnp 'sport = :{port}'` shows it), or pick another port: "
@@ -181,13 +150,12 @@ def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     for name, url in rt.health_urls().items():
         print(f"{name}: waiting for {url} ...", flush=True)
-        while not _healthy(url):
-            if not _alive(rt, name):
-                raise RuntimeErrorWithFix(f"{name} exited during start-up; see {rt.home / 'logs' / f'{name}.log'}")
-            if time.monotonic() > deadline:
-                raise RuntimeErrorWithFix(f"{name} did not become healthy within {timeout:.0f}s; "
-                                          f"see {rt.home / 'logs' / f'{name}.log'}")
-            time.sleep(2)
+        log = rt.home / "logs" / f"{name}.log"
+        try:
+            stack.poll_until(lambda url=url: stack.http_ok(url), deadline - time.monotonic(), name, interval=2,
+                             still_alive=lambda name=name: None if _alive(rt, name) else "exited during start-up")
+        except stack.NotReady as exc:
+            raise RuntimeErrorWithFix(f"{exc}; see {log}") from exc
         print(f"{name}: ready", flush=True)
     _ensure_pool(rt)
 
@@ -242,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
             stop(rt)
         elif args.action == "status":
             for name, url in rt.health_urls().items():
-                print(f"{name}: {'up' if _healthy(url) else 'down'} ({url})")
+                print(f"{name}: {'up' if stack.http_ok(url) else 'down'} ({url})")
         else:
             print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in rt.env().items()))
     except RuntimeErrorWithFix as exc:
