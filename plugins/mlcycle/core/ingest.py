@@ -52,7 +52,7 @@ def parse_csv(data: bytes, config: PipelineConfig, source: str) -> pd.DataFrame:
     return frame[list(config.columns)]
 
 
-def _cast(values: pd.Series, kind: str) -> pd.Series:
+def cast_column(values: pd.Series, kind: str) -> pd.Series:
     import pandas as pd
 
     if kind == "int":
@@ -75,7 +75,7 @@ def normalise(frame: pd.DataFrame, config: PipelineConfig, source: str) -> pd.Da
     out = frame.copy()
     problems = []
     for column, kind in config.columns.items():
-        cast = _cast(frame[column], kind)
+        cast = cast_column(frame[column], kind)
         bad = frame[column].notna() & cast.isna()
         if bad.any():
             rows = [f"line {i + 2}: {frame[column][i]!r}" for i in bad[bad].index[:MAX_EXAMPLES]]
