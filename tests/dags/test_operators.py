@@ -1,0 +1,123 @@
+"""The pipeline operators: their templated fields, the one rule for outlets, and their Asset events.
+
+As the Airflow providers do, each operator's ``template_fields`` are pinned here, and each is an
+attribute the constructor sets (a templated field that is not an attribute fails only at run time).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from mlcycle.orchestration.assets import pipeline_asset
+from mlcycle.orchestration.operators import (
+    DriftAlertOperator,
+    EvaluateOperator,
+    IngestDatesOperator,
+    IngestOperator,
+    LandingFileSensor,
+    MonitorOperator,
+    RegisterOperator,
+    ResolvePartitionsOperator,
+    RollbackOperator,
+    ScoreOperator,
+    TrainOperator,
+    ValidateOperator,
+)
+
+P = {"pipeline": "flights"}
+CASES = [
+    (IngestDatesOperator, {}, ("ds", "from_date", "to_date")),
+    (IngestOperator, P, ("ds", "landing_uri")),
+    (LandingFileSensor, {"uri": "file:///x/{{ ds }}.csv"}, ("uri",)),
+    (ResolvePartitionsOperator, P, ("ds",)),
+    (ValidateOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
+    (TrainOperator, P, ("window_end", "window_days", "estimator")),
+    (EvaluateOperator, P, ("version",)),
+    (RegisterOperator, P, ("version",)),
+    (RollbackOperator, P, ("version", "reason")),
+    (ScoreOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
+    (MonitorOperator, {**P, "ds": "2013-01-02"}, ("ds", "drift_share", "quality_drop")),
+    (DriftAlertOperator, {**P, "results": []}, ("results",)),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "fields"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_template_fields(cls, kwargs, fields):
+    operator = cls(task_id="t", **kwargs)
+    assert tuple(operator.template_fields) == fields
+    for name in fields:
+        assert hasattr(operator, name), f"{cls.__name__}.{name} is templated but never set"
+
+
+EMITTERS = [(IngestOperator, "raw"), (ValidateOperator, "validated"), (TrainOperator, "candidate"),
+            (EvaluateOperator, "evaluated"), (DriftAlertOperator, "drift")]
+
+
+@pytest.mark.parametrize(("cls", "kind"), EMITTERS, ids=[c[0].__name__ for c in EMITTERS])
+def test_an_operator_declares_its_asset_unless_told_otherwise(cls, kind):
+    kwargs = dict(next(k for c, k, _ in CASES if c is cls))
+    asset = pipeline_asset(kind, "flights")
+    assert [o.name for o in cls(task_id="t", **kwargs).outlets] == [asset.name]
+    assert cls(task_id="t", outlets=[], **kwargs).outlets == []
+    other = pipeline_asset("raw", "pedestrians")
+    assert [o.name for o in cls(task_id="t", outlets=[other], **kwargs).outlets] == [other.name]
+
+
+def test_the_event_extra_goes_only_to_a_declared_outlet():
+    events: dict = {}
+
+    class Events(dict):
+        def __missing__(self, key):
+            events[key.name] = SimpleNamespace(extra=None)
+            return events[key.name]
+
+    context = {"outlet_events": Events()}
+    IngestOperator(task_id="t", pipeline="flights").emit(context, {"ds": "2013-01-02"})
+    assert events["raw.flights"].extra == {"ds": "2013-01-02"}
+    events.clear()
+    IngestOperator(task_id="t", pipeline="flights", outlets=[]).emit(context, {"ds": "2013-01-02"})
+    assert events == {}
+
+
+def test_empty_params_become_none_and_values_are_cast():
+    optional = IngestOperator.optional
+    assert [optional(v) for v in (None, "", "None")] == [None, None, None]
+    assert optional("7", int) == 7
+    assert optional("0.25", float) == 0.25
+    assert optional("2013-01-02") == "2013-01-02"
+
+
+def test_bad_data_fails_at_once_and_a_decision_skips_or_fails():
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from mlcycle.errors import DataError
+    from mlcycle.stages.policy import RUN, Decision
+
+    class Broken(ScoreOperator):
+        def run(self, context):
+            raise DataError("the file is bad; re-send it")
+
+    with pytest.raises(AirflowFailException, match="DataError: the file is bad"):
+        Broken(task_id="t", pipeline="flights", ds="2013-01-02").execute({})
+    ScoreOperator.apply(RUN)
+    with pytest.raises(AirflowSkipException, match="cooldown"):
+        ScoreOperator.apply(Decision("skip", "inside the cooldown"))
+    with pytest.raises(AirflowFailException, match="too few"):
+        ScoreOperator.apply(Decision("fail", "too few days"))
+
+
+def test_rollback_moves_the_champion_of_the_model_not_of_the_pipeline(monkeypatch):
+    """The pipeline and its registered model may have different names: rollback uses the model's."""
+    from mlcycle.core import registry
+    from mlcycle.core.config import PipelineConfig
+
+    monkeypatch.setattr(PipelineConfig, "model_name", property(lambda self: f"{self.name}-model"))
+    calls, linked = [], []
+    monkeypatch.setattr(registry, "rollback", lambda *args: calls.append(args) or {"to_version": "2"})
+    operator = RollbackOperator(task_id="t", pipeline="flights", version="2", reason="bad release")
+    monkeypatch.setattr(operator, "persist_links", lambda context, version: linked.append(version))
+    assert operator.run({"run_id": "run-1"}) == {"to_version": "2"}
+    assert calls == [("flights-model", 2, "bad release", "run-1")]
+    assert linked == [2]
