@@ -58,7 +58,7 @@ def test_days_flow_from_landing_to_validated(dags, flights_config, state):
     for ds in DAYS:
         raw = storage.read_manifest(lake.partition("raw", "flights", ds))
         validated = storage.read_manifest(lake.partition("validated", "flights", ds))
-        quarantined = storage.read_partition(f"{lake.partition('quarantine', 'flights', ds)}/validate")
+        quarantined = storage.read_partition(lake.quarantine('flights', ds, 'validate'))
         assert raw["rows"] == validated["rows"] + len(quarantined)
         assert validated["raw_md5"] == raw["md5"]
         # cancelled flights have no label: they are quarantined, with the expectation they failed

@@ -27,7 +27,7 @@ def write_validated(ds: str, raw_md5: str | None) -> None:
 
 def write_rejected(ds: str, raw_md5: str) -> None:
     """What validate_day records when the gate rejects a batch."""
-    uri = f"{lake.partition('quarantine', 'flights', ds)}/validate"
+    uri = lake.quarantine('flights', ds, 'validate')
     storage.write_partition(frame(0), uri, {"stage": "validate", "ds": ds, "raw_md5": raw_md5,
                                             "batch_rejected": True})
 

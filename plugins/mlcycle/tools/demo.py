@@ -119,7 +119,7 @@ def model_summary(pipeline: str) -> list[str]:
 def _reasons(pipeline: str, ds: str) -> Counter:
     counts: Counter = Counter()
     for stage in ("ingest", "validate"):
-        uri = f"{lake.partition('quarantine', pipeline, ds)}/{stage}"
+        uri = lake.quarantine(pipeline, ds, stage)
         try:
             frame = storage.read_partition(uri)
         except storage.PartitionNotFound:
