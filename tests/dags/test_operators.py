@@ -10,36 +10,23 @@ from types import SimpleNamespace
 
 import pytest
 
+from mlcycle.orchestration import operators as ops
 from mlcycle.orchestration.assets import pipeline_asset
-from mlcycle.orchestration.operators import (
-    DriftAlertOperator,
-    EvaluateOperator,
-    IngestDatesOperator,
-    IngestOperator,
-    LandingFileSensor,
-    MonitorOperator,
-    RegisterOperator,
-    ResolvePartitionsOperator,
-    RollbackOperator,
-    ScoreOperator,
-    TrainOperator,
-    ValidateOperator,
-)
 
 P = {"pipeline": "flights"}
 CASES = [
-    (IngestDatesOperator, {}, ("ds", "from_date", "to_date")),
-    (IngestOperator, P, ("ds", "landing_uri")),
-    (LandingFileSensor, {"uri": "file:///x/{{ ds }}.csv"}, ("uri",)),
-    (ResolvePartitionsOperator, P, ("ds",)),
-    (ValidateOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
-    (TrainOperator, P, ("window_end", "window_days", "estimator")),
-    (EvaluateOperator, P, ("version",)),
-    (RegisterOperator, P, ("version",)),
-    (RollbackOperator, P, ("version", "reason")),
-    (ScoreOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
-    (MonitorOperator, {**P, "ds": "2013-01-02"}, ("ds", "drift_share", "quality_drop")),
-    (DriftAlertOperator, {**P, "results": []}, ("results",)),
+    (ops.IngestDatesOperator, {}, ("ds", "from_date", "to_date")),
+    (ops.IngestOperator, P, ("ds", "landing_uri")),
+    (ops.LandingFileSensor, {"uri": "file:///x/{{ ds }}.csv"}, ("uri",)),
+    (ops.ResolvePartitionsOperator, P, ("ds",)),
+    (ops.ValidateOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
+    (ops.TrainOperator, P, ("window_end", "window_days", "estimator")),
+    (ops.EvaluateOperator, P, ("version",)),
+    (ops.RegisterOperator, P, ("version",)),
+    (ops.RollbackOperator, P, ("version", "reason")),
+    (ops.ScoreOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
+    (ops.MonitorOperator, {**P, "ds": "2013-01-02"}, ("ds", "drift_share", "quality_drop")),
+    (ops.DriftAlertOperator, {**P, "results": []}, ("results",)),
 ]
 
 
@@ -51,8 +38,8 @@ def test_template_fields(cls, kwargs, fields):
         assert hasattr(operator, name), f"{cls.__name__}.{name} is templated but never set"
 
 
-EMITTERS = [(IngestOperator, "raw"), (ValidateOperator, "validated"), (TrainOperator, "candidate"),
-            (EvaluateOperator, "evaluated"), (DriftAlertOperator, "drift")]
+EMITTERS = [(ops.IngestOperator, "raw"), (ops.ValidateOperator, "validated"), (ops.TrainOperator, "candidate"),
+            (ops.EvaluateOperator, "evaluated"), (ops.DriftAlertOperator, "drift")]
 
 
 @pytest.mark.parametrize(("cls", "kind"), EMITTERS, ids=[c[0].__name__ for c in EMITTERS])
@@ -74,15 +61,15 @@ def test_the_event_extra_goes_only_to_a_declared_outlet():
             return events[key.name]
 
     context = {"outlet_events": Events()}
-    IngestOperator(task_id="t", pipeline="flights").emit(context, {"ds": "2013-01-02"})
+    ops.IngestOperator(task_id="t", pipeline="flights").emit(context, {"ds": "2013-01-02"})
     assert events["raw.flights"].extra == {"ds": "2013-01-02"}
     events.clear()
-    IngestOperator(task_id="t", pipeline="flights", outlets=[]).emit(context, {"ds": "2013-01-02"})
+    ops.IngestOperator(task_id="t", pipeline="flights", outlets=[]).emit(context, {"ds": "2013-01-02"})
     assert events == {}
 
 
 def test_empty_params_become_none_and_values_are_cast():
-    optional = IngestOperator.optional
+    optional = ops.IngestOperator.optional
     assert [optional(v) for v in (None, "", "None")] == [None, None, None]
     assert optional("7", int) == 7
     assert optional("0.25", float) == 0.25
@@ -95,17 +82,17 @@ def test_bad_data_fails_at_once_and_a_decision_skips_or_fails():
     from mlcycle.errors import DataError
     from mlcycle.stages.policy import RUN, Decision
 
-    class Broken(ScoreOperator):
+    class Broken(ops.ScoreOperator):
         def run(self, context):
             raise DataError("the file is bad; re-send it")
 
     with pytest.raises(AirflowFailException, match="DataError: the file is bad"):
         Broken(task_id="t", pipeline="flights", ds="2013-01-02").execute({})
-    ScoreOperator.apply(RUN)
+    ops.ScoreOperator.apply(RUN)
     with pytest.raises(AirflowSkipException, match="cooldown"):
-        ScoreOperator.apply(Decision("skip", "inside the cooldown"))
+        ops.ScoreOperator.apply(Decision("skip", "inside the cooldown"))
     with pytest.raises(AirflowFailException, match="too few"):
-        ScoreOperator.apply(Decision("fail", "too few days"))
+        ops.ScoreOperator.apply(Decision("fail", "too few days"))
 
 
 def test_rollback_moves_the_champion_of_the_model_not_of_the_pipeline(monkeypatch):
@@ -116,7 +103,7 @@ def test_rollback_moves_the_champion_of_the_model_not_of_the_pipeline(monkeypatc
     monkeypatch.setattr(PipelineConfig, "model_name", property(lambda self: f"{self.name}-model"))
     calls, linked = [], []
     monkeypatch.setattr(registry, "rollback", lambda *args: calls.append(args) or {"to_version": "2"})
-    operator = RollbackOperator(task_id="t", pipeline="flights", version="2", reason="bad release")
+    operator = ops.RollbackOperator(task_id="t", pipeline="flights", version="2", reason="bad release")
     monkeypatch.setattr(operator, "persist_links", lambda context, version: linked.append(version))
     assert operator.run({"run_id": "run-1"}) == {"to_version": "2"}
     assert calls == [("flights-model", 2, "bad release", "run-1")]
