@@ -63,7 +63,7 @@ def _config_text(**changes: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[SimpleNamespace]:
+def testbed(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[SimpleNamespace]:
     """Five real days landed, ingested and validated for ``flights_lc``, in a module-wide state folder.
 
     The MLflow server starts first and is waited for last, so its start-up overlaps with the data's.
@@ -89,11 +89,11 @@ def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[Simp
 
 
 @contextlib.contextmanager
-def _config_variant(lake: SimpleNamespace, **changes: Any) -> Iterator[Any]:
+def _config_variant(testbed: SimpleNamespace, **changes: Any) -> Iterator[Any]:
     """Rewrite ``flights_lc.yaml`` for the duration of the block (tasks load the config by name)."""
     from mlcycle.core.config import load_pipeline
 
-    path = lake.pipelines / f"{PIPELINE}.yaml"
+    path = testbed.pipelines / f"{PIPELINE}.yaml"
     original = path.read_text()
     path.write_text(_config_text(**changes))
     try:
@@ -173,20 +173,20 @@ def _lifecycle(**train_conf: Any) -> SimpleNamespace:
 
 
 @pytest.fixture(scope="module")
-def first(lake) -> SimpleNamespace:
+def first(testbed) -> SimpleNamespace:
     """v1: the first model of the pipeline, a logistic regression."""
     return _lifecycle(estimator="logistic_regression")
 
 
 @pytest.fixture(scope="module")
-def worse(lake, first) -> SimpleNamespace:
+def worse(testbed, first) -> SimpleNamespace:
     """A weak challenger, trained and gated while the config asks for a one-split booster."""
-    with _config_variant(lake, **WEAK):
+    with _config_variant(testbed, **WEAK):
         return _lifecycle()
 
 
 @pytest.fixture(scope="module")
-def better(lake, first, worse) -> SimpleNamespace:
+def better(testbed, first, worse) -> SimpleNamespace:
     """A random forest: better than v1 on the same holdout (after the rejection, so it is v3)."""
     return _lifecycle()
 
@@ -213,7 +213,7 @@ def _artifacts(run_id: str, folder: str) -> set[str]:
     return {a.path for a in registry.client().list_artifacts(run_id, folder)}
 
 
-def test_first_model_is_promoted_on_absolute_thresholds_alone(first, lake):
+def test_first_model_is_promoted_on_absolute_thresholds_alone(first, testbed):
     from mlcycle.core import lake, registry, storage
 
     assert first.before["champion"] is None
@@ -239,7 +239,7 @@ def test_first_model_is_promoted_on_absolute_thresholds_alone(first, lake):
     snapshot = Path(storage.local_path(tags["data.snapshot_uri"])) / lake.DATA_FILE
     assert hashlib.md5(snapshot.read_bytes()).hexdigest() == tags["data.md5"]
     assert tags["data.snapshot_uri"].endswith(f"md5={tags['data.md5']}")
-    assert (lake.state / "dvc-remote" / "files" / "md5" / tags["data.md5"][:2] / tags["data.md5"][2:]).exists()
+    assert (testbed.state / "dvc-remote" / "files" / "md5" / tags["data.md5"][:2] / tags["data.md5"][2:]).exists()
     assert tags["data.window"] == f"{DAYS[0]}..{END}"
     assert tags["gx.days_validated"] == str(len(DAYS))
     assert tags["gx.all_published"] == "true"
@@ -255,13 +255,13 @@ def test_first_model_is_promoted_on_absolute_thresholds_alone(first, lake):
     assert {"evaluation/gate_report.html", "evaluation/gate_report.json"} <= _artifacts(run_id, "evaluation")
     assert "data/training_snapshot.parquet.dvc" in _artifacts(run_id, "data")
     logged_pointer = registry.client().download_artifacts(run_id, "data/training_snapshot.parquet.dvc",
-                                                          str(lake.state / "downloads"))
+                                                          str(testbed.state / "downloads"))
     assert yaml.safe_load(Path(logged_pointer).read_text())["outs"][0]["md5"] == tags["data.md5"]
 
     # extra links persisted in XCom by the operators
     experiment = first.trained["experiment_id"]
-    run_url = f"{lake.mlflow}/#/experiments/{experiment}/runs/{run_id}"
-    version_url = f"{lake.mlflow}/#/models/{PIPELINE}/versions/{first.version}"
+    run_url = f"{testbed.mlflow}/#/experiments/{experiment}/runs/{run_id}"
+    version_url = f"{testbed.mlflow}/#/models/{PIPELINE}/versions/{first.version}"
     report_url = f"/plugin/mlcycle-reports/mlcycle/reports/{PIPELINE}/gate/v{first.version}"  # in Airflow (no base_url)
     assert first.links[f"train_{PIPELINE}"] == {"MlflowRunLink": run_url, "ModelVersionLink": version_url}
     assert first.links[f"evaluate_{PIPELINE}"] == {"MlflowRunLink": run_url, "ModelVersionLink": version_url,
@@ -340,13 +340,13 @@ def test_rollback_restores_the_previous_champion(rolled_back, better, first):
     assert len(rolled_back.history) == len(better.history) + 1
 
 
-def test_concurrent_promotions_leave_one_champion_and_a_chained_history(lake, first):
+def test_concurrent_promotions_leave_one_champion_and_a_chained_history(testbed, first):
     """Several gate-passed versions promoted at once from threads: the lock serialises the moves."""
     from mlcycle.core import registry
     from mlcycle.stages import modelling
 
     name = f"{PIPELINE}_race"
-    config = lake.config.model_copy(update={"name": name})
+    config = testbed.config.model_copy(update={"name": name})
     source = registry.version_info(PIPELINE, first.version)
     mlflow_client = registry.client()
     registry.ensure_model(name, "concurrent promotions")
@@ -387,13 +387,13 @@ def test_concurrent_promotions_leave_one_champion_and_a_chained_history(lake, fi
     assert registry.alias_version(name, registry.PREVIOUS) == int(history[-1]["from_version"])
 
 
-def test_a_config_without_thresholds_is_refused(lake, first, capfd):
+def test_a_config_without_thresholds_is_refused(testbed, first, capfd):
     from mlcycle.core import registry
     from mlcycle.core.gating import NoThresholdsError
     from mlcycle.stages import modelling
 
     champion = registry.alias_version(PIPELINE, registry.CHAMPION)
-    with _config_variant(lake, evaluation={"thresholds": {}}) as unguarded:
+    with _config_variant(testbed, evaluation={"thresholds": {}}) as unguarded:
         version = _xcom(_run(_dag("train"), window_end=END))["version"]
         run = _dag("evaluate").test(run_conf={"version": version})
         assert run.state == "failed"
@@ -414,11 +414,11 @@ def test_a_config_without_thresholds_is_refused(lake, first, capfd):
     assert registry.alias_version(PIPELINE, registry.CHALLENGER) == version
 
 
-def test_training_twice_on_the_same_snapshot_gives_identical_metrics(lake):
+def test_training_twice_on_the_same_snapshot_gives_identical_metrics(testbed):
     from mlcycle.core import registry
     from mlcycle.stages import modelling
 
-    runs = [modelling.train_model(lake.config, END) for _ in range(2)]
+    runs = [modelling.train_model(testbed.config, END) for _ in range(2)]
     assert runs[0]["version"] != runs[1]["version"]
     assert runs[0]["snapshot_md5"] == runs[1]["snapshot_md5"]
     assert runs[0]["snapshot_uri"] == runs[1]["snapshot_uri"]

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[SimpleNamespace]:
+def testbed(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[SimpleNamespace]:
     """January and July days landed, ingested and validated; no model yet."""
     from mlcycle import settings
     from mlcycle.core.config import load_pipeline
@@ -72,20 +72,20 @@ def _run(stage: str, **conf: Any) -> SimpleNamespace:
 
 
 @pytest.fixture(scope="module")
-def before_champion(lake) -> dict[str, SimpleNamespace]:
+def before_champion(testbed) -> dict[str, SimpleNamespace]:
     """Runs before any model exists: by hand for one day, and as the Asset would start them (no date)."""
     return {"score": _run("score", ds=JULY[0]), "monitor": _run("monitor", ds=JULY[0]),
             "monitor_scheduled": _run("monitor")}
 
 
 @pytest.fixture(scope="module")
-def champion(lake, before_champion) -> dict[str, Any]:
+def champion(testbed, before_champion) -> dict[str, Any]:
     """v1, trained on the January window and promoted by the gate (plain domain calls)."""
     from mlcycle.stages import modelling
 
-    trained = modelling.train_model(lake.config, JANUARY[-1], cause={"type": "manual", "reason": "test"})
-    assert modelling.evaluate_model(lake.config, trained["version"])["passed"]
-    modelling.register_model(lake.config, trained["version"])
+    trained = modelling.train_model(testbed.config, JANUARY[-1], cause={"type": "manual", "reason": "test"})
+    assert modelling.evaluate_model(testbed.config, trained["version"])["passed"]
+    modelling.register_model(testbed.config, trained["version"])
     return trained
 
 
@@ -98,7 +98,7 @@ def test_without_champion_score_and_monitor_skip_with_a_reason(before_champion):
     assert scheduled.states[("raise_drift", -1)] == "skipped"
 
 
-def test_score_writes_predictions_with_the_champion_version_and_replaces_on_rerun(lake, champion):
+def test_score_writes_predictions_with_the_champion_version_and_replaces_on_rerun(testbed, champion):
     from mlcycle.core import lake, storage
 
     first = _run("score", ds=JULY[0])
@@ -117,14 +117,14 @@ def test_score_writes_predictions_with_the_champion_version_and_replaces_on_reru
     assert len(storage.read_partition(uri)) == len(validated)
 
 
-def test_a_july_day_drifts_from_the_january_champion_and_raises_the_drift_asset(lake, champion):
+def test_a_july_day_drifts_from_the_january_champion_and_raises_the_drift_asset(testbed, champion):
     from mlcycle.core import lake, registry, storage
 
     run = _run("monitor", ds=JULY[0])
     check = run.values[("monitor", 0)]
     assert check["drift"], check["reasons"]
     assert {"temp", "dewp"} <= set(check["drifted_columns"])
-    assert check["share"] >= lake.config.monitoring.drift_share
+    assert check["share"] >= testbed.config.monitoring.drift_share
     assert check["champion"] == champion["version"]
     assert set(check["quality"]) >= {"roc_auc", "accuracy"}, "flights carry labels: quality is measured"
     assert check["quality_drop"] is not None
@@ -151,23 +151,23 @@ def test_a_july_day_drifts_from_the_january_champion_and_raises_the_drift_asset(
     assert run.links[("monitor", "_link_DriftReportLink")] == (  # the report in Airflow (the test sets no base_url)
         f"/plugin/mlcycle-reports/mlcycle/reports/{PIPELINE}/drift/{JULY[0]}")
     assert run.links[("monitor", "_link_MlflowRunLink")] == (
-        f"{lake.mlflow}/#/experiments/{check['experiment_id']}/runs/{check['run_id']}")
+        f"{testbed.mlflow}/#/experiments/{check['experiment_id']}/runs/{check['run_id']}")
 
 
-def test_a_january_day_does_not_drift_and_raises_nothing(lake, champion):
+def test_a_january_day_does_not_drift_and_raises_nothing(testbed, champion):
     run = _run("monitor", ds=JANUARY[-1])
     assert not run.values[("monitor", 0)]["drift"]
     assert run.values[("monitor", 0)]["drifted_columns"] == []
     assert run.states[("raise_drift", -1)] == "skipped"
 
 
-def test_a_threshold_param_overrides_the_config(lake, champion):
+def test_a_threshold_param_overrides_the_config(testbed, champion):
     run = _run("monitor", ds=JULY[1], drift_share=1.0)
     assert not run.values[("monitor", 0)]["drift"]
     assert run.states[("raise_drift", -1)] == "skipped"
 
 
-def test_rechecking_a_day_replaces_its_monitoring_run(lake, champion):
+def test_rechecking_a_day_replaces_its_monitoring_run(testbed, champion):
     from mlcycle.core import registry
 
     _run("monitor", ds=JULY[1])
@@ -176,43 +176,41 @@ def test_rechecking_a_day_replaces_its_monitoring_run(lake, champion):
     assert len(runs) == 1
 
 
-def test_the_reference_comes_back_from_the_dvc_remote(lake, champion):
+def test_the_reference_comes_back_from_the_dvc_remote(testbed, champion):
     """Delete the lake's snapshot and the DVC workspace copy: monitoring pulls it from the remote."""
     from mlcycle import settings
     from mlcycle.core import lake, storage
-    from mlcycle.stages import modelling
+    from mlcycle.stages import scoring
 
     tags = {"data.md5": champion["snapshot_md5"]}
     snapshot = Path(storage.local_path(champion["snapshot_uri"])) / lake.DATA_FILE
     workspace = settings.dvc_repo_dir() / "training" / PIPELINE / f"md5={tags['data.md5']}" / lake.DATA_FILE
     snapshot.unlink()
     workspace.unlink()
-    check = modelling.monitor_day(lake.config, JULY[1])
+    check = scoring.monitor_day(testbed.config, JULY[1])
     assert check["drift"]
     assert workspace.exists()
 
 
-def test_pending_days_are_the_new_days_not_yet_handled(lake, champion):
-    from mlcycle.stages import modelling
+def test_pending_days_are_the_new_days_not_yet_handled(testbed, champion):
+    from mlcycle.stages import scoring
 
     _run("score", ds=JULY[1])
-    assert modelling.pending_days(lake.config, "predictions") == []
-    assert modelling.pending_days(lake.config, "monitoring") == []
+    assert scoring.pending_days(testbed.config, "predictions") == []
+    assert scoring.pending_days(testbed.config, "monitoring") == []
     assert all(d > JANUARY[-1] for d in JULY)
 
 
-def test_an_alert_inside_the_cooldown_is_recorded_and_skipped(lake, champion):
-    from airflow.sdk.exceptions import AirflowSkipException
-
+def test_an_alert_inside_the_cooldown_is_recorded_and_skipped(testbed, champion):
     from mlcycle.core import registry
-    from mlcycle.orchestration.operators.model import _skip_inside_cooldown
-    from mlcycle.stages import modelling
+    from mlcycle.stages import modelling, policy
 
     cause = {"type": "asset", "events": [{"asset": "drift", "ds": JULY[0]}]}
-    _skip_inside_cooldown(lake.config, cause)  # no drift-triggered training yet: goes ahead
-    modelling.train_model(lake.config, JANUARY[-1], cause=cause)
-    with pytest.raises(AirflowSkipException, match="inside the cooldown"):
-        _skip_inside_cooldown(lake.config, cause)
+    assert policy.before_training(testbed.config, cause) == policy.RUN  # no drift-triggered training yet
+    modelling.train_model(testbed.config, JANUARY[-1], cause=cause)
+    decision = policy.before_training(testbed.config, cause)
+    assert decision.action == "skip"
+    assert "inside the cooldown" in decision.reason
     experiment = registry.client().get_experiment_by_name(f"{PIPELINE}-monitoring")
     (skipped,) = registry.client().search_runs([experiment.experiment_id], "tags.alert = 'skipped'")
     assert JULY[0] in skipped.data.tags["cause"]

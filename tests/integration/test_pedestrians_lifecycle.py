@@ -28,7 +28,7 @@ LOCKDOWN = "2021-08-18"
 
 
 @pytest.fixture(scope="module")
-def lake(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[SimpleNamespace]:
+def testbed(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[SimpleNamespace]:
     """Ten days landed, ingested and validated with the plain steps; the lockdown day only landed."""
     from mlcycle import settings
     from mlcycle.core.config import load_pipeline
@@ -69,7 +69,7 @@ def _run(stage: str, logical_date: dt.datetime | None = None, **conf: Any) -> Si
 
 
 @pytest.fixture(scope="module")
-def champion(lake) -> SimpleNamespace:
+def champion(testbed) -> SimpleNamespace:
     """train -> evaluate -> register through the DAGs: the first version becomes champion."""
     trained = _run("train", window_end=DAYS[-1], reason="first model").values["train"]
     evaluated = _run("evaluate", version=trained["version"]).values["evaluate"][-1]
@@ -77,14 +77,14 @@ def champion(lake) -> SimpleNamespace:
     return SimpleNamespace(trained=trained, evaluated=evaluated, registered=registered)
 
 
-def test_the_first_model_passes_the_regression_gate_and_becomes_champion(lake, champion):
+def test_the_first_model_passes_the_regression_gate_and_becomes_champion(testbed, champion):
     from mlcycle.core import registry
 
     trained = champion.trained
     assert trained["train_rows"] > 3000
     assert trained["holdout_rows"] > 1300
-    assert trained["holdout_metrics"]["r2"] >= lake.config.evaluation.thresholds["r2"]
-    assert trained["holdout_metrics"]["rmse"] <= lake.config.evaluation.thresholds["rmse"]
+    assert trained["holdout_metrics"]["r2"] >= testbed.config.evaluation.thresholds["r2"]
+    assert trained["holdout_metrics"]["rmse"] <= testbed.config.evaluation.thresholds["rmse"]
     assert champion.evaluated["passed"], champion.evaluated["reasons"]
     assert champion.evaluated["champion"] is None, "no champion yet: absolute thresholds only"
     assert {t["id"] for t in champion.evaluated["tests"]} == {"r2.absolute", "rmse.absolute"}
@@ -95,7 +95,7 @@ def test_the_first_model_passes_the_regression_gate_and_becomes_champion(lake, c
     assert tags["data.window"] == f"{DAYS[0]}..{DAYS[-1]}"
 
 
-def test_the_champion_carries_evidentlys_regression_report_in_mlflow(lake, champion):
+def test_the_champion_carries_evidentlys_regression_report_in_mlflow(testbed, champion):
     from mlcycle.core import registry
 
     run_id = champion.trained["run_id"]
@@ -109,7 +109,7 @@ def test_the_champion_carries_evidentlys_regression_report_in_mlflow(lake, champ
     assert report["verdict"]["passed"]
 
 
-def test_a_lockdown_day_is_ingested_validated_scored_and_raises_drift(lake, champion):
+def test_a_lockdown_day_is_ingested_validated_scored_and_raises_drift(testbed, champion):
     from mlcycle.core import storage
 
     ingest = _run("ingest", logical_date=dt.datetime.fromisoformat(LOCKDOWN).replace(tzinfo=dt.UTC))
@@ -126,20 +126,20 @@ def test_a_lockdown_day_is_ingested_validated_scored_and_raises_drift(lake, cham
     check = monitored.values["monitor"]
     assert check["drift"], check
     assert check["drifted_columns"] == [], "the counters and hours are the usual ones: only the counts collapsed"
-    assert check["quality_drop"] > lake.config.monitoring.quality_drop, check["quality"]
+    assert check["quality_drop"] > testbed.config.monitoring.quality_drop, check["quality"]
     assert check["quality"]["mae"] > 3 * champion.trained["holdout_metrics"]["mae"]
     alert = monitored.values["raise_drift"]
     assert alert["ds"] == LOCKDOWN
     assert "mae" in alert["reasons"][0]
 
 
-def test_an_ordinary_day_does_not_drift(lake, champion):
+def test_an_ordinary_day_does_not_drift(testbed, champion):
     monitored = _run("monitor", ds=DAYS[-1])
     assert not monitored.values["monitor"]["drift"], monitored.values["monitor"]["reasons"]
     assert monitored.states["raise_drift"] == "skipped"
 
 
-def test_the_hand_written_refresh_dag_trains_gates_and_promotes_in_one_run(lake, champion):
+def test_the_hand_written_refresh_dag_trains_gates_and_promotes_in_one_run(testbed, champion):
     """``dags/refresh_pedestrians.py``: the same operators chained by hand; the same estimator on the same
     window gives the same metrics, so the new version is no worse than the champion and is promoted."""
     import runpy

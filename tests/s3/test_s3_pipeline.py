@@ -38,7 +38,7 @@ def _keys(moto, bucket: str, prefix: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def lake(moto, mlflow_s3, airflow_db, tmp_path_factory):
+def testbed(moto, mlflow_s3, airflow_db, tmp_path_factory):
     """S3 settings for the module; the MLflow server starts meanwhile and is waited for by ``mlflow``."""
     from mlcycle.core.config import load_pipeline
 
@@ -60,16 +60,16 @@ def _land(config, ds: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def ingested_by_dag(lake):
+def ingested_by_dag(testbed):
     """``ingest_flights_s3`` via ``dag.test()``; the day's file lands on S3 only after the sensor has deferred."""
-    from mlcycle.core import lake, storage
+    from mlcycle.core import storage
     from mlcycle.orchestration import factory
 
     ds = DAYS[0]
-    dag = factory.ingest_dag(lake.config)
+    dag = factory.ingest_dag(testbed.config)
     assert "Waits for `s3://landing/" in dag.doc_md  # the mapped sensor gets each day's URI at run time
-    assert not storage.exists(f"s3://landing/{lake.config.landing_path(ds)}")
-    timer = threading.Timer(8, _land, (lake.config, ds))
+    assert not storage.exists(f"s3://landing/{testbed.config.landing_path(ds)}")
+    timer = threading.Timer(8, _land, (testbed.config, ds))
     timer.start()
     try:
         run = dag.test(logical_date=dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC))
@@ -78,52 +78,52 @@ def ingested_by_dag(lake):
     return run
 
 
-def test_ingest_dag_waits_for_the_s3_key_then_writes_the_lake_on_s3(ingested_by_dag, lake):
-    from mlcycle.core import lake, storage
+def test_ingest_dag_waits_for_the_s3_key_then_writes_the_lake_on_s3(ingested_by_dag, testbed):
+    from mlcycle.core import storage
 
     states = {ti.task_id: ti.state for ti in ingested_by_dag.get_task_instances()}
     assert ingested_by_dag.state == "success", states
     manifest = storage.read_manifest(f"s3://lake/mlcycle/raw/{PIPELINE}/ds={DAYS[0]}")
     assert manifest["rows"] > 500
     assert {f"mlcycle/raw/{PIPELINE}/ds={DAYS[0]}/{n}" for n in ("data.parquet", "_manifest.json")} <= set(
-        _keys(lake.moto, "lake", f"mlcycle/raw/{PIPELINE}/"))
+        _keys(testbed.moto, "lake", f"mlcycle/raw/{PIPELINE}/"))
     md5 = manifest["md5"]
-    assert _keys(lake.moto, "dvc", f"remote/files/md5/{md5[:2]}/{md5[2:]}"), "DVC pushed nothing to s3://dvc"
-    assert not (lake.state / "lake").exists(), "nothing may be written to a local lake in S3 mode"
+    assert _keys(testbed.moto, "dvc", f"remote/files/md5/{md5[:2]}/{md5[2:]}"), "DVC pushed nothing to s3://dvc"
+    assert not (testbed.state / "lake").exists(), "nothing may be written to a local lake in S3 mode"
 
 
-def test_the_sensors_s3_key_trigger_fires_only_once_the_key_lands(lake):
+def test_the_sensors_s3_key_trigger_fires_only_once_the_key_lands(testbed):
     """The trigger the sensor defers with, run as the triggerer runs it, against S3 on moto."""
     import asyncio
 
     from mlcycle.orchestration.operators import LandingFileSensor
 
     ds = "2013-01-20"
-    trigger = LandingFileSensor(task_id="wait", uri=f"s3://landing/{lake.config.landing_path(ds)}",
+    trigger = LandingFileSensor(task_id="wait", uri=f"s3://landing/{testbed.config.landing_path(ds)}",
                                 poke_interval=1)._trigger()
 
     async def scenario():
         first_event = asyncio.ensure_future(anext(trigger.run()))
         done, _ = await asyncio.wait({first_event}, timeout=3)
         assert not done, f"fired before the key existed: {first_event.result().payload}"
-        await asyncio.to_thread(_land, lake.config, ds)
+        await asyncio.to_thread(_land, testbed.config, ds)
         return await asyncio.wait_for(first_event, timeout=300)
 
     assert asyncio.run(scenario()).payload == {"status": "success"}
 
 
 @pytest.fixture(scope="module")
-def validated(lake, ingested_by_dag):
+def validated(testbed, ingested_by_dag):
     """The other days through the plain steps (what the operators call), then GX validation of all."""
     from mlcycle.stages import ingestion
 
     for ds in DAYS[1:]:
-        _land(lake.config, ds)
-        ingestion.ingest_day(lake.config, ds)
-    return {ds: ingestion.validate_day(lake.config, ds) for ds in DAYS}
+        _land(testbed.config, ds)
+        ingestion.ingest_day(testbed.config, ds)
+    return {ds: ingestion.validate_day(testbed.config, ds) for ds in DAYS}
 
 
-def test_validation_publishes_and_quarantines_on_s3(validated, lake):
+def test_validation_publishes_and_quarantines_on_s3(validated, testbed):
     from mlcycle.core import lake, storage
     from mlcycle.stages import ingestion
 
@@ -135,11 +135,11 @@ def test_validation_publishes_and_quarantines_on_s3(validated, lake):
         if result["quarantined_rows"]:
             assert storage.read_partition(result["quarantine_uri"])["is_late"].isna().all()
     assert storage.list_partitions("validated", PIPELINE) == DAYS
-    assert ingestion.pending_validation(lake.config) == []
-    assert _keys(lake.moto, "lake", f"mlcycle/quarantine/{PIPELINE}/")
+    assert ingestion.pending_validation(testbed.config) == []
+    assert _keys(testbed.moto, "lake", f"mlcycle/quarantine/{PIPELINE}/")
 
 
-def test_dvc_pushes_to_s3_and_a_fresh_workspace_pulls_back_by_md5(validated, lake, tmp_path):
+def test_dvc_pushes_to_s3_and_a_fresh_workspace_pulls_back_by_md5(validated, testbed, tmp_path):
     from mlcycle import settings
     from mlcycle.core import lake, storage, versioning
 
@@ -156,20 +156,20 @@ def test_dvc_pushes_to_s3_and_a_fresh_workspace_pulls_back_by_md5(validated, lak
 
 
 @pytest.fixture(scope="module")
-def registered(validated, lake, mlflow_s3):
+def registered(validated, testbed, mlflow_s3):
     """train -> evaluate -> register through the plain model steps, with MLflow artifacts on S3."""
     from mlcycle.stages import modelling
 
     mlflow_s3.wait()
-    lake.patch.setenv("MLFLOW_TRACKING_URI", mlflow_s3.url)
-    trained = modelling.train_model(lake.config, end=DAYS[-1], cause={"type": "test", "mode": "s3"})
-    evaluated = modelling.evaluate_model(lake.config, trained["version"])
-    registered = modelling.register_model(lake.config, trained["version"])
+    testbed.patch.setenv("MLFLOW_TRACKING_URI", mlflow_s3.url)
+    trained = modelling.train_model(testbed.config, end=DAYS[-1], cause={"type": "test", "mode": "s3"})
+    evaluated = modelling.evaluate_model(testbed.config, trained["version"])
+    registered = modelling.register_model(testbed.config, trained["version"])
     return SimpleNamespace(trained=trained, evaluated=evaluated, registered=registered)
 
 
-def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registered, lake):
-    from mlcycle.core import lake, registry, storage
+def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registered, testbed):
+    from mlcycle.core import registry, storage
 
     version = registered.trained["version"]
     assert registered.evaluated["passed"], registered.evaluated["reasons"]
@@ -179,21 +179,21 @@ def test_train_evaluate_register_with_s3_lake_and_mlflow_artifacts_on_s3(registe
     assert snapshot == f"s3://lake/mlcycle/training/{PIPELINE}/md5={tags['data.md5']}"
     assert storage.read_manifest(snapshot)["rows"] == int(tags["data.rows"])
     run = f"artifacts/{registered.trained['experiment_id']}/{registered.trained['run_id']}/artifacts"
-    artifacts = _keys(lake.moto, "mlflow", "artifacts/")
+    artifacts = _keys(testbed.moto, "mlflow", "artifacts/")
     assert any(key.endswith("/MLmodel") for key in artifacts), artifacts  # MLflow 3: .../models/m-<id>/...
     assert f"{run}/evaluation/gate_report.html" in artifacts
     assert f"{run}/data/training_snapshot.parquet.dvc" in artifacts
 
 
-def test_champion_scores_and_monitors_a_day_with_outputs_on_s3(registered, lake):
+def test_champion_scores_and_monitors_a_day_with_outputs_on_s3(registered, testbed):
     """Predictions and the drift report go to the S3 lake; the reference snapshot comes back from DVC on S3."""
-    from mlcycle.core import lake, storage
-    from mlcycle.stages import modelling
+    from mlcycle.core import storage
+    from mlcycle.stages import scoring
 
     ds = DAYS[-1]
-    scored = modelling.score_day(lake.config, ds)
+    scored = scoring.score_day(testbed.config, ds)
     assert scored["uri"] == f"s3://lake/mlcycle/predictions/{PIPELINE}/ds={ds}"
     assert storage.read_manifest(scored["uri"])["rows"] == scored["rows"] > 0
-    monitored = modelling.monitor_day(lake.config, ds)
+    monitored = scoring.monitor_day(testbed.config, ds)
     assert monitored["report_uri"].startswith(f"s3://lake/mlcycle/reports/{PIPELINE}/drift/")
-    assert _keys(lake.moto, "lake", monitored["report_uri"].removeprefix("s3://lake/"))
+    assert _keys(testbed.moto, "lake", monitored["report_uri"].removeprefix("s3://lake/"))

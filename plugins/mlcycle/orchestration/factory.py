@@ -12,7 +12,7 @@ from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from mlcycle import settings
 from mlcycle.core import lake
-from mlcycle.core.config import PipelineConfig, load_pipelines
+from mlcycle.core.config import PipelineConfig, load_config, load_pipelines
 from mlcycle.orchestration.assets import pipeline_asset
 from mlcycle.orchestration.notifiers import TaskFailureNotifier
 from mlcycle.orchestration.operators import (
@@ -212,6 +212,13 @@ def monitor_dag(config: PipelineConfig) -> DAG:
         DriftAlertOperator(task_id="raise_drift", pipeline=config.name, results=checks.output,
                            trigger_rule="none_failed")
     return dag
+
+
+def configured(name: str) -> PipelineConfig | None:
+    """The config of pipeline ``name``, or None where it is not configured (then a hand-written DAG of
+    that pipeline is not built, as the factory builds no DAG for it)."""
+    path = settings.pipelines_dir() / f"{name}.yaml"
+    return load_config(path) if path.exists() else None
 
 
 def build(stage_factory) -> dict[str, DAG]:
