@@ -97,8 +97,9 @@ PARTS = [
     ("versioning", "version_file", "snapshot: DVC init + add + push"),
     ("storage", "read_manifest", "GX results of the window's days (manifests)"),
     ("training", "train", "fit: search + refit + holdout metrics"),
-    ("registry", "git_commit", "git commit of the code"),
-    ("registry", "log_candidate", "MLflow: run, child runs, log_model, register challenger"),
+    ("tracking", "git_commit", "git commit of the code"),
+    ("tracking", "log_training_run", "MLflow: run, child runs, log_model, register challenger"),
+    ("registry", "register_candidate", "MLflow: run, child runs, log_model, register challenger"),
     ("registry", "version_info", "MLflow: version and alias look-ups"),
     ("registry", "alias_version", "MLflow: version and alias look-ups"),
     ("storage", "read_partition", "read the snapshot back"),
@@ -775,13 +776,13 @@ def _instrument() -> tuple[_Timer, _Timer, _LogModelTimer, dict[str, Any]]:
 
     from mlflow import MlflowClient
 
-    from mlcycle.core import registry
+    from mlcycle.core import tracking
 
     state: dict[str, Any] = {"step": "other"}
     parts = _Timer()
     parts.key = lambda category: (state["step"], category)
     for module, function, label in PARTS:
-        parts.wrap(importlib.import_module(f"mlcycle.{module}"), function, label)
+        parts.wrap(importlib.import_module(f"mlcycle.core.{module}"), function, label)
 
     calls = _Timer()
     for module, function, category in MLFLOW_FLUENT:
@@ -789,7 +790,7 @@ def _instrument() -> tuple[_Timer, _Timer, _LogModelTimer, dict[str, Any]]:
     for name, value in list(vars(MlflowClient).items()):
         if inspect.isfunction(value) and not name.startswith("_"):
             calls.wrap(MlflowClient, name, MLFLOW_CLIENT.get(name, MLFLOW_OTHER))
-    calls.wrap(registry, "_own_model_types", SKOPS_SCAN)
+    calls.wrap(tracking, "_own_model_types", SKOPS_SCAN)
     return parts, calls, _LogModelTimer(), state
 
 
@@ -975,7 +976,7 @@ def _log_model_repeat() -> None:
     import mlflow
     from mlflow.models import infer_signature
 
-    from mlcycle.core import lake, registry, storage, training
+    from mlcycle.core import lake, registry, storage, tracking, training
     from mlcycle.core.config import load_pipeline
 
     config = load_pipeline(PIPELINE)
@@ -989,13 +990,13 @@ def _log_model_repeat() -> None:
     calls = []
     for i in range(LOG_MODEL_REPEAT):
         with mlflow.start_run(run_name=f"log_model {i + 1}"):
-            # the same arguments as registry.log_candidate
+            # the same arguments as tracking.log_training_run
             signature = infer_signature(example, model.predict(example))
-            trusted = registry._own_model_types(model)
+            trusted = tracking._own_model_types(model)
             inner.reset()
             mark = time.perf_counter()
             mlflow.sklearn.log_model(model, name="model", signature=signature, input_example=example,
-                                     pip_requirements=registry._pip_requirements(), skops_trusted_types=trusted)
+                                     pip_requirements=tracking._pip_requirements(), skops_trusted_types=trusted)
             calls.append({"seconds": time.perf_counter() - mark, "parts": inner.parts()})
         emit("phase", name=f"log_model {i + 1}", seconds=calls[-1]["seconds"])
     emit("result", calls=calls, problems=[])
