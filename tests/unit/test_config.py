@@ -215,7 +215,8 @@ def test_yaml_that_is_not_a_mapping(tmp_path: Path, text: str) -> None:
 
 @pytest.mark.parametrize("retries", [0, -1])
 def test_retries_must_be_at_least_one(tmp_path: Path, flights_raw: dict[str, Any], retries: int) -> None:
-    refused(tmp_path, {**copy.deepcopy(flights_raw), "retries": retries}, "field 'retries'", "greater than or equal to 1")
+    refused(tmp_path, {**copy.deepcopy(flights_raw), "retries": retries}, "field 'retries'",
+            "greater than or equal to 1")
 
 
 def test_end_date_before_start_date(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
