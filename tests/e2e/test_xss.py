@@ -230,18 +230,39 @@ def test_no_payload_runs_in_airflows_origin_on_any_page_of_the_day(stack, poison
     assert not problems, "\n".join(f"{address}:\n  " + "\n  ".join(p) for address, p in problems.items())
 
 
+def _content_frame(page):
+    return next(f for f in page.frames if "/mlcycle/content/" in f.url)
+
+
+def _errors(page) -> list[str]:
+    return page.errors + [e for f in _frames(page) for e in f["errors"]]
+
+
 def test_the_reports_and_data_docs_still_work_in_the_sandbox(stack, poisoned, page):
+    """Evidently's widgets and GX's tables, styles and links work in the sandbox, clicked through, error-free."""
     url = stack.rt.airflow_url
     assert not check_page(page, url, f"{url}/mlcycle/data-docs/", f"flights-{DAY}", "10-data-docs-index")["problems"]
-    docs = next(f for f in page.frames if "/mlcycle/content/" in f.url)
+    docs = _content_frame(page)
     styled = docs.locator("body").evaluate("b => getComputedStyle(b).fontFamily")
     assert "Segoe UI" in styled, styled  # Bootstrap's stylesheet, vendored, loaded from the opaque origin
     docs.locator("tbody tr", has_text=f"flights-{DAY}").first.click()  # a link between Data Docs pages
     docs.get_by_text("Unexpected Value").first.wait_for()
     assert re.search(r"/mlcycle/content/[^/]+/validations/", docs.url), docs.url
-    page.screenshot(path=str(ARTIFACTS / "11-data-docs-day-after-a-click.png"))
+    docs.locator("tr", has_text="EWR").last.scroll_into_view_if_needed()  # origin's unexpected values: the payloads
+    page.mouse.wheel(0, 400)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "11-data-docs-origin-payloads.png"))
+    assert not _errors(page)
+
     assert not check_page(page, url, f"{url}/mlcycle/reports/flights/drift/{DAY}", "Dataset Drift",
                           "12-drift-report")["problems"]
-    report = next(f for f in page.frames if "/mlcycle/content/" in f.url)
-    report.get_by_text("dest").first.wait_for()  # Evidently's widgets drew the column table
-    assert report.locator("svg, canvas").count() > 0, "Evidently drew no plot"
+    report = _content_frame(page)
+    assert report.locator(".js-plotly-plot, svg").count() > 0, "Evidently drew no plot"
+    report.locator("tr", has=report.get_by_text("dest", exact=True)).first.locator("button").first.click()
+    page.wait_for_timeout(1500)  # the row opens the column's distribution: category values on its axis
+    page.screenshot(path=str(ARTIFACTS / "13-drift-report-dest-opened.png"))
+    report.get_by_role("tab", name="Tests").click()
+    report.get_by_text("Share of Drifted Columns").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "14-drift-report-tests-tab.png"))
+    assert not _errors(page)
+    assert not page.dialogs
