@@ -70,8 +70,10 @@ def test_every_route_sends_its_security_headers(client, lake, token, urls):
     data = client.get("/mlcycle/reports/flights/drift/2013-07-01/json", **login)
     assert _csp(data) == {"sandbox": "", "default-src": "'none'", "frame-ancestors": "'none'"}
     docs = urls["docs"].rstrip("/")
+    (lake / "gx" / "data_docs" / "custom.css").write_text("body{}")  # a Data Docs file that is not a page
     for url in (urls["drift"], urls["gate"], urls["docs"], f"{docs}/validations/run.html", f"{docs}/missing.html",
-                urls["drift"].replace("/content/", "/content/x"), urls["gate"].replace("gate_report", "drift_report")):
+                f"{docs}/custom.css", urls["drift"].replace("/content/", "/content/x"),
+                urls["gate"].replace("gate_report", "drift_report")):
         _assert_sandboxed(client.get(url))
     for path in ("/mlcycle/static/vendor/jquery/jquery.min.js", "/mlcycle/static/gx/logo-long.png",
                  "/mlcycle/static/vendor/missing.js"):
