@@ -101,7 +101,8 @@ def _prepare_database(rt: Runtime) -> None:
 
 def _start_supervisor(rt: Runtime) -> None:
     env = {**os.environ, **rt.env()}
-    components = [{**c, "env": env, "log": str(rt.logs / f"{c['name']}.log")} for c in rt.components()]
+    components = [{**c, "env": {**env, **c.get("env", {})}, "log": str(rt.logs / f"{c['name']}.log")}
+                  for c in rt.components()]
     spec = rt.run_dir / "supervisor-spec.json"
     spec.touch(mode=0o600)  # it holds the environment, secrets included
     spec.write_text(json.dumps({"components": components, "status": str(_status_path(rt))}))

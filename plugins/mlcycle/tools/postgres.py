@@ -91,7 +91,7 @@ def initdb(home: Path, log: Path) -> bool:
     return True
 
 
-def server_command(home: Path, max_connections: int = 100) -> list[str]:
+def server_command(home: Path, max_connections: int = 200) -> list[str]:
     """The server in the foreground, on its Unix socket only (the socket folder is made here, mode 0700)."""
     sockets = socket_dir(home)
     sockets.mkdir(parents=True, exist_ok=True)

@@ -103,7 +103,7 @@ class Runtime:
     def env(self) -> dict[str, str]:
         """Environment of every component and task: the stack's (:func:`stack.stack_env`), the embedded
         Airflow's own settings, sizing for 2 cores, and ``config``."""
-        jwt = self._secret("jwt_secret.json", "jwt_secret", lambda: secrets.token_urlsafe(32))
+        jwt = self._secret("jwt_secret.json", "jwt_secret", lambda: secrets.token_urlsafe(64))
         fernet = self._secret("fernet_key.json", "fernet_key",
                               lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
         return {
@@ -130,9 +130,11 @@ class Runtime:
                           "gate": "oneshot"})
         if self.with_mlflow:
             found.append({"name": "mlflow", "argv": stack.mlflow_command(
-                self.mlflow_port, self.database_uri("mlflow"), str(self.home / "mlflow" / "artifacts"))})
+                self.mlflow_port, self.database_uri("mlflow"), str(self.home / "mlflow" / "artifacts")),
+                "watch": f"http:{self.mlflow_url}/health"})
         found += [{"name": "migrate", "argv": [airflow, "db", "migrate"], "gate": "oneshot"},
-                  {"name": "api-server", "argv": [airflow, "api-server"]},
+                  {"name": "api-server", "argv": [airflow, "api-server"], "env": stack.API_SERVER_POOL,
+                   "watch": f"http:{self.airflow_url}/api/v2/monitor/health"},
                   # logs are read from the shared disk: no log server on 8793/8794 (they bind every interface)
                   {"name": "scheduler", "argv": [airflow, "scheduler", "--skip-serve-logs"]},
                   {"name": "dag-processor", "argv": [airflow, "dag-processor"]},

@@ -123,7 +123,8 @@ def embedded_airflow_env(port: int, passwords_file: Path, username: str) -> dict
 
 def sizing_env(parallelism: int) -> dict[str, str]:
     """Task slots and database connections for a small machine (2 cores): ``parallelism`` tasks at once, in
-    the executor, per DAG and in the default pool; at most 3 + 7 connections per Airflow component."""
+    the executor, per DAG and in the default pool; at most 3 + 7 connections per Airflow component but the
+    API server (:data:`API_SERVER_POOL`)."""
     slots = str(parallelism)
     return {
         "AIRFLOW__CORE__PARALLELISM": slots,
@@ -132,3 +133,10 @@ def sizing_env(parallelism: int) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "3",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "7",
     }
+
+
+# The API server's pool may grow without a limit. Its request threads (40) each hold a connection, and its
+# event loop takes one too (the audit log of a request, airflow/api_fastapi/logging/decorators.py): with a
+# bounded pool, a burst of 20 REST calls fills it, the loop waits for a connection, and the threads that
+# hold them wait for the loop, until every client times out (measured: 20 concurrent asset events).
+API_SERVER_POOL = {"AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "5", "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "-1"}

@@ -10,7 +10,8 @@ as the stack runs with exponential backoff, and a status file that ``make status
 ``python -m mlcycle.tools.supervisor <spec.json>`` runs it (the runtime starts it as a daemon in a session of
 its own). The spec lists the components in start order; each has ``name``, ``argv``, ``env``, ``log`` and
 optionally ``gate`` (later components wait until it has passed once: ``oneshot``, a command that must exit
-0; ``unix:<path>``, a socket that accepts; ``http:<url>``, a page that answers 2xx) and ``stop_signal``.
+0; ``unix:<path>``, a socket that accepts; ``http:<url>``, a page that answers 2xx), ``watch`` (a check of
+the same kinds: a component that fails it for a minute is killed, so restarted) and ``stop_signal``.
 Every component runs in a process group of its own; when it exits, what is left of its group is killed.
 
 Signals: TERM or INT stop every component (the last first) and exit; HUP starts at once, with its backoff
@@ -34,6 +35,8 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0  # seconds before a restart: 1, 2, 4, ...
 STABLE = 60.0  # a component that ran this long restarts after BACKOFF_FIRST again
 GRACE = 20.0  # seconds between the stop signal and SIGKILL
 TICK = 0.5
+WATCH_AFTER, WATCH_EVERY, WATCH_LIMIT = 180.0, 10.0, 60.0  # a watched component: checks from 3 min after its
+# start, every 10 s; killed (and so restarted) when it has failed them for a minute: alive is not enough
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Component:
     env: dict[str, str]
     log: str
     gate: str | None = None
+    watch: str | None = None  # like a gate: what must keep answering while it runs
     stop_signal: str = "SIGTERM"
     process: subprocess.Popen | None = None
     state: str = "waiting"  # waiting, running, backoff, done (a oneshot that succeeded), stopped
@@ -52,6 +56,8 @@ class Component:
     retry_at: float = 0.0
     last_exit: int | None = None
     passed: bool = False
+    checked: float = 0.0
+    failing_since: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,10 +91,14 @@ def _gate_passed(gate: str) -> bool:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(2)
             return sock.connect_ex(target) == 0
-    if kind == "http":
-        from mlcycle.tools import stack
+    if kind == "http":  # any 2xx: Airflow's health page answers 200 while it reports another job unhealthy
+        import urllib.request
 
-        return stack.http_ok(target)
+        try:
+            with urllib.request.urlopen(target, timeout=5) as response:
+                return 200 <= response.status < 300
+        except OSError:
+            return False
     return False
 
 
@@ -153,10 +163,27 @@ class Supervisor:
                 earlier.passed = True
         return True
 
+    def watch(self, c: Component) -> None:
+        """Kill a running component that has failed its ``watch`` check for WATCH_LIMIT seconds (a hang)."""
+        now = time.time()
+        if not c.watch or c.process is None or now - c.since < WATCH_AFTER or now - c.checked < WATCH_EVERY:
+            return
+        c.checked = now
+        if _gate_passed(c.watch):
+            c.failing_since = None
+            return
+        c.failing_since = c.failing_since or now
+        if now - c.failing_since >= WATCH_LIMIT:
+            self.say(f"{c.name}: {c.watch} failed for {now - c.failing_since:.0f}s; killing it for a restart")
+            kill_group(c.process.pid)
+            c.failing_since = None
+
     def tick(self) -> None:
         for c in self.components:
             if c.process is not None and (code := c.process.poll()) is not None:
                 self.exited(c, code)
+            else:
+                self.watch(c)
         if self.repair:
             self.repair = False
             for c in self.components:
