@@ -1,5 +1,5 @@
-"""The embedded stack shared by the end-to-end tests: one ``airflow standalone`` and ``mlflow server``
-on free ports, in a temporary state folder, with January validated and a champion trained on it.
+"""The embedded stack shared by the end-to-end tests: the supervised PostgreSQL, MLflow and Airflow
+components on free ports, in a temporary state folder, with January validated and a champion trained on it.
 
 Starting the stack takes a minute or two here, so every module in ``tests/e2e`` shares it. The
 pipeline is ``flights`` with a test-sized window (four days, one held out), a one-point search and a
@@ -19,6 +19,14 @@ from mlcycle.tools.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 JANUARY = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
+# Airflow waits minutes before it treats a dead scheduler's or triggerer's work as orphaned: seconds here
+FAST_RECOVERY = {
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "20",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "40",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
+    "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "20",
+}
 
 
 def _e2e_config() -> str:
@@ -42,7 +50,7 @@ def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     pipelines = pipelines_folder(root, "flights", _e2e_config())
     rt = runtime.Runtime(home=root / "state", airflow_port=free_port(), mlflow_port=free_port(),
-                         log_ports=(free_port(), free_port()))
+                         config=FAST_RECOVERY)
     with pytest.MonkeyPatch.context() as patch:
         local_state(patch, rt.home, pipelines)
         patch.setenv("MLFLOW_TRACKING_URI", rt.mlflow_url)
