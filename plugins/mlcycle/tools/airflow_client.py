@@ -89,7 +89,10 @@ class AirflowClient:
         return [self.trigger(dag_id, logical_date=f"{day}T00:00:00Z") for day in days if day not in existing]
 
     def scheduler_healthy(self) -> bool:
-        health = self.request("GET", "/monitor/health")
+        try:
+            health = self.request("GET", "/monitor/health")
+        except AirflowUnavailable:  # the API server is restarting
+            return False
         return health.get("scheduler", {}).get("status") == "healthy"
 
     def asset_id(self, uri: str) -> int:

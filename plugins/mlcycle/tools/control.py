@@ -128,26 +128,30 @@ def _airflow_health(rt: Runtime) -> dict[str, Any] | None:
 
 
 def health(rt: Runtime) -> dict[str, tuple[bool, str]]:
-    """Each component: healthy?, and what says so (its socket, health page, or Airflow's job heartbeat)."""
-    states = read_status(rt).get("components", {})
+    """Each component: healthy?, and what says so (its socket, health page, or Airflow's job heartbeat).
+
+    A component the supervisor does not report running is down, whatever its last heartbeat says; an
+    Airflow job counts only with a heartbeat from its current process."""
+    states = read_status(rt).get("components", {}) if supervisor_pid(rt) else {}
     airflow = _airflow_health(rt)
     found: dict[str, tuple[bool, str]] = {}
     for c in rt.components():
-        name = c["name"]
+        name, state = c["name"], states.get(c["name"], {})
         if c.get("gate") == "oneshot":
-            done = states.get(name, {}).get("state") == "done"
-            found[name] = (done, "finished" if done else "not finished")
-        elif name == "postgres":
-            found[name] = (postgres.accepting(rt.home), f"socket {postgres.socket_path(rt.home)}")
+            found[name] = (state.get("state") == "done", state.get("state", "not started"))
+            continue
+        if name == "postgres":
+            ok, detail = postgres.accepting(rt.home), f"socket {postgres.socket_path(rt.home)}"
         elif name == "mlflow":
-            found[name] = (stack.http_ok(f"{rt.mlflow_url}/health"), f"{rt.mlflow_url}/health")
+            ok, detail = stack.http_ok(f"{rt.mlflow_url}/health"), f"{rt.mlflow_url}/health"
         elif name == "api-server":
-            found[name] = (airflow is not None, f"{rt.airflow_url}/api/v2/monitor/health")
+            ok, detail = airflow is not None, f"{rt.airflow_url}/api/v2/monitor/health"
         else:
-            job = AIRFLOW_JOBS[name]
-            report = (airflow or {}).get(job) or {}
-            beat = report.get(f"latest_{job}_heartbeat") or "-"
-            found[name] = (report.get("status") == "healthy", f"last heartbeat {str(beat)[:19]}")
+            report = (airflow or {}).get(AIRFLOW_JOBS[name]) or {}
+            beat = report.get(f"latest_{AIRFLOW_JOBS[name]}_heartbeat")
+            fresh = beat is not None and dt.datetime.fromisoformat(beat).timestamp() >= state.get("since", 0) - 1
+            ok, detail = report.get("status") == "healthy" and fresh, f"last heartbeat {str(beat or '-')[:19]}"
+        found[name] = (ok and state.get("state") == "running", detail)
     return found
 
 
