@@ -134,7 +134,7 @@ def _snapshot(client) -> dict:
     return {"runs": runs, "versions": versions, "aliases": aliases, "lake": lake_days}
 
 
-def test_stopping_and_starting_the_stack_keeps_every_run_version_alias_and_partition(stack):
+def test_stopping_and_starting_the_stack_keeps_every_run_version_alias_and_partition(stack, capsys):
     from mlcycle.tools import control, runtime
 
     client, rt = stack.client, stack.rt
@@ -148,6 +148,11 @@ def test_stopping_and_starting_the_stack_keeps_every_run_version_alias_and_parti
     assert before["lake"]["raw"]
     runtime.stop(rt)
     assert control.supervisor_pid(rt) is None
-    assert not any(control.health(rt)[name][0] for name in ("postgres", "api-server", "mlflow"))
+    assert not any(ok for ok, _ in control.health(rt).values())
+    assert control.print_status(rt) == 1, "make status fails while the stack is down"
     runtime.start(rt)
+    assert control.print_status(rt) == 0
     assert _snapshot(client) == before
+    printed = capsys.readouterr().out
+    assert "supervisor: not running" in printed
+    assert "scheduler      " in printed
