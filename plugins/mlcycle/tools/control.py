@@ -7,6 +7,7 @@ the start time recorded beside it, so a reused pid is never signalled.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -56,13 +57,17 @@ def supervisor_pid(rt: Runtime) -> int | None:
 
 
 def _kill_leftovers(rt: Runtime) -> list[str]:
-    """Kill the process groups of components that a dead supervisor left running; returns their names."""
-    killed = []
-    for name, c in read_status(rt).get("components", {}).items():
-        if _alive(c.get("pid"), c.get("create_time")):
-            supervisor.kill_group(c["pid"], signal.SIGKILL)
-            killed.append(name)
-    return killed
+    """Kill the process groups of components that a dead supervisor left running, and wait until they are
+    gone and their ports are free; returns their names."""
+    left = {name: c for name, c in read_status(rt).get("components", {}).items()
+            if _alive(c.get("pid"), c.get("create_time"))}
+    for c in left.values():
+        supervisor.kill_group(c["pid"], signal.SIGKILL)
+    with contextlib.suppress(stack.NotReady):  # a port still held is reported by launch, with the fix
+        stack.poll_until(lambda: not any(_alive(c["pid"], c.get("create_time")) for c in left.values())
+                         and not any(stack.port_in_use(p) for p in rt.ports().values()), 30 if left else 0,
+                         "killed components to be gone", interval=0.3)
+    return list(left)
 
 
 def launch(rt: Runtime) -> None:

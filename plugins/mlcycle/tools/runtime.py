@@ -211,5 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # run this module's main as mlcycle.tools.runtime, the module control.py imports,
+    from mlcycle.tools import runtime  # so its RuntimeErrorWithFix is the class main() catches
+
+    sys.exit(runtime.main())

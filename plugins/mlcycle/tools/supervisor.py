@@ -69,11 +69,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def create_time(pid: int) -> float | None:
-    """When process ``pid`` started (with the pid, it identifies a process across pid reuse)."""
+    """When process ``pid`` started (with the pid, it identifies a process across pid reuse); None when it is
+    gone or a zombie (dead, not yet reaped by its parent)."""
     import psutil
 
     try:
-        return psutil.Process(pid).create_time()
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process.create_time()
     except psutil.Error:
         return None
 
