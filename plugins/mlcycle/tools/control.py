@@ -196,7 +196,7 @@ def _ensure_pool(rt: Runtime) -> None:
 
 
 def stop(rt: Runtime) -> None:
-    """Stop the supervisor (it stops every component, the last started first), then kill anything left."""
+    """Stop the supervisor (it stops every component, PostgreSQL last), then kill anything left."""
     pid = supervisor_pid(rt)
     if pid:
         os.kill(pid, signal.SIGTERM)

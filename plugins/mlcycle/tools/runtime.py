@@ -176,7 +176,7 @@ def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
 
 
 def stop(rt: Runtime) -> None:
-    """Stop the supervisor and every component (the last started first)."""
+    """Stop the supervisor and every component (PostgreSQL last)."""
     from mlcycle.tools import control
 
     control.stop(rt)

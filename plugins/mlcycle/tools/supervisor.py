@@ -14,7 +14,7 @@ optionally ``gate`` (later components wait until it has passed once: ``oneshot``
 the same kinds: a component that fails it for a minute is killed, so restarted) and ``stop_signal``.
 Every component runs in a process group of its own; when it exits, what is left of its group is killed.
 
-Signals: TERM or INT stop every component (the last first) and exit; HUP starts at once, with its backoff
+Signals: TERM or INT stop every component (those others wait for last) and exit; HUP starts at once, with its backoff
 reset, every component that waits for a restart (``make demo`` and ``make status --repair`` send it).
 """
 
@@ -207,21 +207,26 @@ class Supervisor:
                                         "log": c.log, "gate": c.gate, **c.extra} for c in self.components}}
 
     def stop_all(self) -> None:
-        """Stop the components, the last started first; SIGKILL what is still there after GRACE."""
+        """Stop the components: those that others wait for (PostgreSQL) last, the rest all at once before;
+        SIGKILL what is still there GRACE seconds after its stop signal."""
         self.stopping = True
-        for c in reversed(self.components):
-            if c.process is None:
+        for group in ([c for c in self.components if not c.gate or c.gate == "oneshot"],
+                      [c for c in self.components if c.gate and c.gate != "oneshot"]):
+            running = [c for c in reversed(group) if c.process is not None]
+            for c in running:
+                self.say(f"{c.name}: stopping")
+                kill_group(c.process.pid, getattr(signal, c.stop_signal))
+            deadline = time.monotonic() + GRACE
+            for c in running:
+                try:
+                    code = c.process.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self.say(f"{c.name}: still running after {GRACE:.0f}s, killed")
+                    kill_group(c.process.pid)
+                    code = c.process.wait()
+                self.exited(c, code)
+            for c in group:
                 c.state = "stopped"
-                continue
-            self.say(f"{c.name}: stopping")
-            kill_group(c.process.pid, getattr(signal, c.stop_signal))
-            try:
-                code = c.process.wait(GRACE)
-            except subprocess.TimeoutExpired:
-                self.say(f"{c.name}: still running after {GRACE:.0f}s, killed")
-                kill_group(c.process.pid)
-                code = c.process.wait()
-            self.exited(c, code)
             write_json(self.status_path, self.status())
 
     def run(self) -> None:
