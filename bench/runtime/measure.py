@@ -44,6 +44,8 @@ def stack_figures(ctx, database: str, bursts: list[int], demo: bool) -> dict[str
     rt.home.mkdir(parents=True, exist_ok=True)
     say(f"\n  {database}: starting a stack in {rt.home} ...")
     figures: dict[str, Any] = {"start": _command(rt, "mlcycle.tools.runtime", "start", log="start.log")}
+    saved = os.environ.get("MLCYCLE_HOME")
+    os.environ["MLCYCLE_HOME"] = str(rt.home)  # the Asset URIs of the alerts name this stack's lake
     try:
         from mlcycle.tools.airflow_client import AirflowClient
 
@@ -53,6 +55,7 @@ def stack_figures(ctx, database: str, bursts: list[int], demo: bool) -> dict[str
         if demo:
             figures["demo"] = _command(rt, "mlcycle.tools.demo", log="demo.log")
     finally:
+        os.environ["MLCYCLE_HOME"] = saved or ""
         _command(rt, "mlcycle.tools.runtime", "stop", log="stop.log")
     return figures
 
@@ -60,13 +63,18 @@ def stack_figures(ctx, database: str, bursts: list[int], demo: bool) -> dict[str
 def burst(rt, n: int) -> dict[str, Any]:
     """``n`` alerts at once, each through :func:`alerts.send_alert` (login, look-up by id, post, retries)."""
     from mlcycle.tools import alerts
-    from mlcycle.tools.airflow_client import AirflowClient
+    from mlcycle.tools.airflow_client import AirflowAPIError, AirflowClient
 
     tag = uuid.uuid4().hex[:8]
 
     def one(i: int):
         extra = alerts.alert_extra("flights", f"bench burst {n}", f"bench-{tag}-{i}", ["temp"])
-        return alerts.send_alert(lambda: AirflowClient(rt.airflow_url, "admin", rt.password(), 30), "flights", extra)
+        began = time.monotonic()
+        try:
+            return alerts.send_alert(lambda: AirflowClient(rt.airflow_url, "admin", rt.password(), 30),
+                                     "flights", extra)
+        except AirflowAPIError as exc:  # refused (4xx): not retried, counted as given up
+            return alerts.Outcome("gave up", extra["alert_id"], 1, time.monotonic() - began, reason=str(exc))
 
     with ThreadPoolExecutor(n) as pool:
         outcomes = list(pool.map(one, range(n)))
