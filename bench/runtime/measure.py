@@ -30,13 +30,14 @@ def _env(rt) -> dict[str, str]:
             "MLFLOW_PORT": str(rt.mlflow_port), "MLCYCLE_DATABASE": rt.database}
 
 
-def _command(rt, module: str, *args: str, log: str) -> float:
-    """Run ``python -m <module>`` against the stack; returns its wall time (its output goes to ``log``)."""
+def _command(rt, module: str, *args: str, log: str, check: bool = True) -> float | None:
+    """Run ``python -m <module>`` against the stack; returns its wall time, or None when it failed and
+    ``check`` is false (its output goes to ``log``)."""
     began = time.perf_counter()
     with (rt.home / log).open("ab") as out:
-        subprocess.run([sys.executable, "-m", module, *args], env=_env(rt), stdout=out, stderr=subprocess.STDOUT,
-                       check=True, timeout=3600)
-    return time.perf_counter() - began
+        done = subprocess.run([sys.executable, "-m", module, *args], env=_env(rt), stdout=out,
+                              stderr=subprocess.STDOUT, check=check, timeout=3600)
+    return time.perf_counter() - began if done.returncode == 0 else None
 
 
 def stack_figures(ctx, database: str, bursts: list[int], demo: bool) -> dict[str, Any]:
@@ -53,7 +54,9 @@ def stack_figures(ctx, database: str, bursts: list[int], demo: bool) -> dict[str
         figures["bursts"] = {n: burst(rt, n) for n in bursts}
         figures["kills"] = kills(rt)
         if demo:
-            figures["demo"] = _command(rt, "mlcycle.tools.demo", log="demo.log")
+            seconds = figures["demo"] = _command(rt, "mlcycle.tools.demo", log="demo.log", check=False)
+            outcome = f"took {seconds:.0f} s" if seconds else f"failed, see {rt.home / 'demo.log'}"
+            say(f"  {database}: demo {outcome}")
     finally:
         os.environ["MLCYCLE_HOME"] = saved or ""
         _command(rt, "mlcycle.tools.runtime", "stop", log="stop.log")

@@ -36,7 +36,7 @@ def kills(results: dict[str, dict[str, Any]]) -> None:
 
 def demos(results: dict[str, dict[str, Any]]) -> None:
     base = results.get("sqlite", {}).get("demo")
-    rows = [[d, secs(f.get("demo"), 0), ratio(f["demo"], base) if base and f.get("demo") else "-"]
-            for d, f in results.items()]
+    rows = [[d, secs(f.get("demo"), 0) if f.get("demo") else "failed",
+             ratio(f["demo"], base) if base and f.get("demo") else "-"] for d, f in results.items()]
     say("\n  make demo (python -m mlcycle.tools.demo) on a running stack")
     table(rows, ["database", "wall time", "vs sqlite"], right=(1, 2))
