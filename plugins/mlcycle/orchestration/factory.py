@@ -46,6 +46,7 @@ def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
                          "on_failure_callback": TaskFailureNotifier(pipeline=config.name)},
         "start_date": _utc(config.schedule.start_date),
         "catchup": False,
+        "is_paused_upon_creation": config.schedule.paused_upon_creation,
     }
 
 
