@@ -7,8 +7,10 @@ heavy import (pandas, GX, DVC ... load inside the tasks).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
+from airflow.timetables.events import EventsTimetable  # the SDK's drops `_summary` on serialization (3.3)
 
 from mlcycle import settings
 from mlcycle.core import lake, suite_check
@@ -56,15 +58,16 @@ def ingest_dag(config: PipelineConfig) -> DAG:
     kwargs = _common(config, "ingest", "Wait for the day's file, type it, write `raw/<p>/ds=<ds>`, version it "
                      f"with DVC.\n\nWaits for `{landing}`. Backfill a range from the trigger form (From / To), "
                      f"or with `airflow backfill create --dag-id ingest_{config.name} --from-date ... --to-date ...`.")
-    kwargs.update(catchup=config.schedule.catchup, end_date=_utc(config.schedule.end_date), max_active_runs=4)
+    kwargs.update(catchup=config.schedule.catchup, max_active_runs=4)
     params = {
         "from_date": Param(None, type=["null", "string"], format="date", title="From (backfill)",
                            description="First day to ingest (YYYY-MM-DD). Empty: the run's logical date only."),
         "to_date": Param(None, type=["null", "string"], format="date", title="To (backfill)",
                          description="Last day to ingest, inclusive (at most 366 days after From)."),
     }
-    with DAG(schedule=config.schedule.cron, params=params, **kwargs) as dag:
-        dates = IngestDatesOperator(task_id="dates")
+    with DAG(schedule=_ingest_schedule(config), params=params, **kwargs) as dag:
+        dates = IngestDatesOperator(task_id="dates", last_day=str(config.schedule.end_date or ""),
+                                    config_file=str(settings.pipelines_dir() / f"{config.name}.yaml"))
         wait = LandingFileSensor.partial(task_id="wait_for_file", poke_interval=config.landing.poke_seconds,
                                          timeout=config.landing.timeout_minutes * 60
                                          ).expand(uri=dates.output.map(_landing_uri(config)))
@@ -72,6 +75,23 @@ def ingest_dag(config: PipelineConfig) -> DAG:
                                         outlets=[pipeline_asset("raw", config.name)]).expand(ds=dates.output)
         wait >> ingest
     return dag
+
+
+def _ingest_schedule(config: PipelineConfig) -> str | EventsTimetable:
+    """The cron, or with an ``end_date`` the cron's times up to it as events.
+
+    Not the DAG's ``end_date``: Airflow gives a run after it no task at all, so a day triggered after
+    the end would "succeed" doing nothing. With events, such a run starts, and its first task refuses
+    the day with the reason and the fix.
+    """
+    schedule = config.schedule
+    if schedule.end_date is None:
+        return schedule.cron
+    from croniter import croniter
+
+    times, last = croniter(schedule.cron, _utc(schedule.start_date) - dt.timedelta(seconds=1)), _utc(schedule.end_date)
+    events = list(itertools.takewhile(lambda t: t <= last, (times.get_next(dt.datetime) for _ in itertools.count())))
+    return EventsTimetable(event_dates=events, presorted=True, description=f"{schedule.cron} until {schedule.end_date}")
 
 
 def _landing_uri(config: PipelineConfig):
