@@ -27,6 +27,7 @@ CASES = [
     (ops.ScoreOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
     (ops.MonitorOperator, {**P, "ds": "2013-01-02"}, ("ds", "drift_share", "quality_drop")),
     (ops.DriftAlertOperator, {**P, "results": []}, ("results",)),
+    (ops.AuditOperator, P, ()),
 ]
 
 
@@ -108,3 +109,22 @@ def test_rollback_moves_the_champion_of_the_model_not_of_the_pipeline(monkeypatc
     assert operator.run({"run_id": "run-1"}) == {"to_version": "2"}
     assert calls == [("flights-model", 2, "bad release", "run-1")]
     assert linked == [2]
+
+
+
+def test_a_task_masks_the_mlflow_password_in_its_log(monkeypatch):
+    """MLflow clients read the service account's password from the environment; every task masks it."""
+    import secrets
+
+    from airflow.sdk.log import redact
+
+    password = f"service-{secrets.token_hex(8)}"
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+
+    class Quiet(ops.AuditOperator):
+        def run(self, context):
+            return None
+
+    assert redact(f"with password {password}") == f"with password {password}"
+    Quiet(task_id="t", pipeline="flights").execute({})
+    assert redact(f"with password {password}") == "with password ***"

@@ -57,7 +57,7 @@ class PipelineOperator(BaseOperator):
         from airflow.sdk.log import mask_secret
 
         if password := settings.mlflow_client_password():
-            mask_secret(password, "MLFLOW_TRACKING_PASSWORD")
+            mask_secret(password)
         try:
             return self.run(context)
         except DataError as exc:
