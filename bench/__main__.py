@@ -8,8 +8,9 @@ import textwrap
 import time
 
 import bench
-from bench._env import Context, cleanup, isolate
-from bench._proc import BenchError, say
+from bench._harness.env import Context, cleanup, isolate
+from bench._harness.figures import say
+from bench._harness.workers import BenchError
 
 
 def _parser(benchmarks: dict) -> argparse.ArgumentParser:
@@ -31,7 +32,8 @@ def _parser(benchmarks: dict) -> argparse.ArgumentParser:
                "  PYTHONPATH=plugins .venv/bin/python -m bench parse\n"
                "  python -m bench parse --repeat 10 --dagbag\n"
                "  python -m bench ingest_validate --ds 2013-03-15 --repeat 2 --keep\n\n"
-               "Add a benchmark by adding a module bench/<name>.py with run(ctx); see bench/__init__.py.",
+               "Add a benchmark by adding a module bench/<name>.py (or a package bench/<name>/) with run(ctx); "
+               "see bench/__init__.py.",
     )
     parser.add_argument("names", nargs="*", metavar="BENCHMARK",
                         help="benchmarks to run (default: all); '-' and '_' are interchangeable")

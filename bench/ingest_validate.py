@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench._env import REPO
-from bench._proc import BenchError, emit, header, median, run_worker, say, secs, table, tail, worker_main
+from bench._harness.env import REPO
+from bench._harness.figures import each_fresh, header, median, say, secs, table
+from bench._harness.timing import Phases, TaskTimer, dag_test, import_groups, load_dag_file
+from bench._harness.workers import airflow_command, alternating, emit, print_phases, run_worker, worker_main
 
 ORDER = 20
 DEFAULT_REPEAT = 2
 PIPELINE = "flights"  # the pipeline with an upstream stand-in (mlcycle.sources.nycflights)
+WORKER = "bench.ingest_validate"  # this module, run as a worker process
 
 # (label, modules) imported one after the other in one fresh process by the breakdown.
 IMPORTS = [
@@ -65,37 +66,25 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 def run(ctx) -> None:
     ds = ctx.args.ds
     header(f"ingest_validate: ingest + validate {PIPELINE} {ds}, Airflow dag.test() vs plain script "
-           f"({ctx.repeat} run{'s' if ctx.repeat > 1 else ''} each, fresh processes)")
+           f"({each_fresh(ctx.repeat)})")
 
     say("  setup: airflow db migrate ... ", end="")
     start = time.perf_counter()
-    log = ctx.logs / "airflow-db-migrate.log"
-    with log.open("w") as sink:
-        try:
-            done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], cwd=REPO, stdout=sink,
-                                  stderr=subprocess.STDOUT, timeout=ctx.args.timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise BenchError(f"airflow db migrate was killed after {ctx.args.timeout:.0f} s (hang guard); "
-                             f"log {log}") from exc
-    if done.returncode:
-        raise BenchError(f"airflow db migrate failed (exit {done.returncode}); log {log}:\n{tail(log)}")
+    airflow_command(ctx, ["db", "migrate"], "airflow-db-migrate.log")
     say(secs(time.perf_counter() - start, 1))
 
     say(f"  setup: landing {PIPELINE} {ds} ... ", end="")
     landed_root = ctx.home / "landed"
-    landed = run_worker("bench.ingest_validate", ["land", ds, str(landed_root)], ctx.logs / "land.log",
+    landed = run_worker(WORKER, ["land", ds, str(landed_root)], ctx.logs / "land.log",
                         timeout=ctx.args.timeout).last("result")
     say(f"{landed['rows']} rows, {secs(landed['seconds'], 1)} (file {landed['relative']})")
 
     if not ctx.args.skip_imports:
         _import_breakdown(ctx)
 
-    runs: dict[str, list[dict[str, Any]]] = {"plain": [], "airflow": []}
-    for i in range(ctx.repeat):
-        order = ["plain", "airflow"] if i % 2 == 0 else ["airflow", "plain"]  # alternate: no side always warmer
-        for kind in order:
-            runs[kind].append(_one_run(ctx, kind, i, ds, landed_root / landed["relative"], landed["relative"]))
-    _report(runs)
+    landed_file = landed_root / landed["relative"]
+    _report(alternating(["plain", "airflow"], ctx.repeat,
+                        lambda kind, i: _one_run(ctx, kind, i, ds, landed_file, landed["relative"])))
 
 
 def _state_home(ctx, kind: str, index: int, landed_file: Path, relative: str) -> tuple[Path, dict[str, str]]:
@@ -116,19 +105,10 @@ def _one_run(ctx, kind: str, index: int, ds: str, landed_file: Path, relative: s
     label = "plain script" if kind == "plain" else "airflow dag.test"
     home, env = _state_home(ctx, kind, index, landed_file, relative)
     say(f"  run {index + 1}/{ctx.repeat}: {label:<16} ... ", end="")
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event["kind"] == "phase":
-            say(f"{event['name']} {secs(event['seconds'], 1)}, ", end="")
-
-    result = run_worker("bench.ingest_validate", [kind, ds], ctx.logs / f"{kind}-{index + 1}.log", env=env,
-                        on_event=on_event, timeout=ctx.args.timeout)
-    outcome = result.last("result")
+    result = run_worker(WORKER, [kind, ds], ctx.logs / f"{kind}-{index + 1}.log", env=env,
+                        on_event=print_phases(), timeout=ctx.args.timeout)
     say(f"total {secs(result.wall, 1)}")
-    if outcome.get("problems"):
-        raise BenchError(f"{label} did not do the day's work: {'; '.join(outcome['problems'])}; "
-                         f"log {result.log}:\n{tail(result.log)}")
-    return {**outcome, "wall": result.wall}
+    return result.outcome(label)
 
 
 def _import_breakdown(ctx) -> None:
@@ -139,7 +119,7 @@ def _import_breakdown(ctx) -> None:
         if event["kind"] == "import":
             say(f"    {event['label']:<52} {event['seconds']:6.2f} s")
 
-    result = run_worker("bench.ingest_validate", ["imports"], ctx.logs / "imports.log", on_event=on_event,
+    result = run_worker(WORKER, ["imports"], ctx.logs / "imports.log", on_event=on_event,
                         timeout=ctx.args.timeout)
     total = sum(e["seconds"] for e in result.events if e["kind"] == "import")
     say(f"    {'sum':<52} {total:6.2f} s   (process wall {secs(result.wall, 1)})")
@@ -203,13 +183,7 @@ def _land(ds: str, root: str) -> None:
 
 
 def _imports() -> None:
-    import importlib
-
-    for label, modules in IMPORTS:
-        start = time.perf_counter()
-        for module in modules:
-            importlib.import_module(module)
-        emit("import", label=label, seconds=time.perf_counter() - start)
+    import_groups(IMPORTS, after=lambda label, seconds: emit("import", label=label, seconds=seconds))
 
 
 def _summary(ingested: dict[str, Any] | None, validated: dict[str, Any] | None) -> dict[str, Any]:
@@ -226,80 +200,47 @@ def _summary(ingested: dict[str, Any] | None, validated: dict[str, Any] | None) 
 
 
 def _plain(ds: str) -> None:
-    start = time.perf_counter()
+    phases = Phases()
     from mlcycle.core.config import load_pipeline
     from mlcycle.stages import ingestion
 
     config = load_pipeline(PIPELINE)
-    phases = {"startup": time.perf_counter() - start}
-    emit("phase", name="imports", seconds=phases["startup"])
-    start = time.perf_counter()
+    phases.lap("imports", "startup")
     ingested = ingestion.ingest_day(config, ds)
-    phases["ingest"] = time.perf_counter() - start
-    emit("phase", name="ingest", seconds=phases["ingest"])
-    start = time.perf_counter()
+    phases.lap("ingest")
     validated = ingestion.validate_day(config, ds)
-    phases["validate"] = time.perf_counter() - start
-    emit("phase", name="validate", seconds=phases["validate"])
-    emit("result", phases=phases, task_seconds=dict(phases), **_summary(ingested, validated))
-
-
-def _load_dag_file(path: Path):
-    import importlib.util
-
-    name = f"bench_dagfile_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    phases.lap("validate")
+    emit("result", phases=phases.seconds, task_seconds=dict(phases.seconds), **_summary(ingested, validated))
 
 
 def _airflow(ds: str) -> None:
-    start = time.perf_counter()
+    phases = Phases()
     import airflow.sdk  # noqa: F401 - configures Airflow from the environment
 
     from mlcycle.stages import ingestion
 
-    task_seconds: dict[str, float] = {}
-    returned: dict[str, Any] = {}
-
-    def timed(name: str, function):
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            began = time.perf_counter()
-            try:
-                returned[name] = function(*args, **kwargs)
-                return returned[name]
-            finally:
-                task_seconds[name] = task_seconds.get(name, 0.0) + time.perf_counter() - began
-        return wrapper
-
     # The operators call ingestion.<function> at run time, so these wrappers time the task work.
-    ingestion.ingest_day = timed("ingest", ingestion.ingest_day)
-    ingestion.validate_day = timed("validate", ingestion.validate_day)
-    ingest_dag = getattr(_load_dag_file(REPO / "dags" / "ingest.py"), f"ingest_{PIPELINE}")
-    validate_dag = getattr(_load_dag_file(REPO / "dags" / "validate.py"), f"validate_{PIPELINE}")
-    phases = {"startup": time.perf_counter() - start}
-    emit("phase", name="imports", seconds=phases["startup"])
+    tasks = TaskTimer()
+    tasks.wrap(ingestion, "ingest_day", "ingest")
+    tasks.wrap(ingestion, "validate_day", "validate")
+    ingest_dag = getattr(load_dag_file(REPO / "dags" / "ingest.py"), f"ingest_{PIPELINE}")
+    validate_dag = getattr(load_dag_file(REPO / "dags" / "validate.py"), f"validate_{PIPELINE}")
+    phases.lap("imports", "startup")
 
     logical_date = dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC)
     states = {}
     for name, dag, conf in (("ingest", ingest_dag, None), ("validate", validate_dag, {"ds": ds})):
-        start = time.perf_counter()
-        run = dag.test(logical_date=logical_date, run_conf=conf)
-        phases[name] = time.perf_counter() - start
-        states[dag.dag_id] = str(getattr(run.state, "value", run.state))
-        emit("phase", name=f"{name} dag.test", seconds=phases[name])
-    summary = _summary(returned.get("ingest"), returned.get("validate"))
+        states[dag.dag_id] = dag_test(dag, phases, f"{name} dag.test", name, logical_date=logical_date,
+                                      run_conf=conf)
+    summary = _summary(tasks.returned.get("ingest"), tasks.returned.get("validate"))
     summary["problems"] += [f"{dag_id} ended {state}" for dag_id, state in states.items() if state != "success"]
-    emit("result", phases=phases, task_seconds={k: task_seconds.get(k, 0.0) for k in ("ingest", "validate")},
+    emit("result", phases=phases.seconds, task_seconds={k: tasks.seconds.get(k, 0.0) for k in ("ingest", "validate")},
          states=states, **summary)
 
 
 def main(argv: list[str]) -> None:
-    worker_main("ingest_validate", {"land": lambda: _land(argv[1], argv[2]), "imports": _imports,
-                                    "plain": lambda: _plain(argv[1]), "airflow": lambda: _airflow(argv[1])}, argv)
+    worker_main(WORKER, {"land": lambda: _land(argv[1], argv[2]), "imports": _imports,
+                         "plain": lambda: _plain(argv[1]), "airflow": lambda: _airflow(argv[1])}, argv)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from bench._env import REPO
-from bench._proc import emit, header, median, ratio, run_worker, say, secs, table, worker_main
+from bench._harness.env import REPO
+from bench._harness.figures import header, median, ratio, say, secs, table
+from bench._harness.workers import emit, run_worker, worker_main
 
 ORDER = 10
 DEFAULT_REPEAT = 5
@@ -83,9 +85,14 @@ def run(ctx) -> None:
     result = run_worker("bench.parse", ["worker", mode, str(ctx.repeat), *map(str, files)], ctx.logs / "parse.log",
                         on_event=on_event, timeout=ctx.args.timeout)
     say(f"  worker wall time {secs(result.wall, 1)}")
+    _report(files, labels, samples)
 
+
+def _report(files: list[Path], labels: dict[str, str], samples: dict[str, list[dict[str, Any]]]) -> None:
+    """The table of medians against the baseline file (the first), then what each file imports."""
     errors = {f: e["error"] for f, reps in samples.items() for e in reps if e.get("error")}
-    base = median([e["seconds"] for e in samples[str(baseline)]]) if str(baseline) not in errors else 0.0
+    baseline = str(files[0])
+    base = median([e["seconds"] for e in samples[baseline]]) if baseline not in errors else 0.0
     rows, notes = [], []
     for f in files:
         reps = samples[str(f)]
@@ -210,4 +217,4 @@ def worker(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    worker_main("parse", {"worker": lambda: worker(sys.argv[2:])}, sys.argv[1:])
+    worker_main("bench.parse", {"worker": lambda: worker(sys.argv[2:])}, sys.argv[1:])

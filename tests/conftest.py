@@ -37,6 +37,14 @@ def local_state(patch: pytest.MonkeyPatch, home: Path, pipelines: Path | None = 
         patch.delenv(name, raising=False)
 
 
+def pipelines_folder(root: Path, name: str, text: str) -> Path:
+    """A pipelines folder under ``root`` holding one config, ``<name>.yaml``."""
+    folder = root / "pipelines"
+    folder.mkdir()
+    (folder / f"{name}.yaml").write_text(text)
+    return folder
+
+
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty state folder (lake, landing, DVC, GX runtime) for one test."""

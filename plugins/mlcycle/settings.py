@@ -142,3 +142,24 @@ def drift_queue_url(pipeline: str) -> str | None:
 def drift_queue_poll_seconds() -> int:
     """Pause between two empty receives of the drift queue watcher."""
     return int(os.environ.get("MLCYCLE_DRIFT_QUEUE_POLL_SECONDS", "30"))
+
+
+def reports_origin() -> str | None:
+    """Origin (``https://reports.example.com``) that serves the sandboxed report pages; unset: Airflow's own.
+
+    ``$MLCYCLE_REPORTS_ORIGIN`` should be a host of its own behind the reverse proxy (forwarding
+    ``/mlcycle/content/`` and ``/mlcycle/static/`` to the API server), so a report never shares an origin,
+    and so cookies, with the Airflow UI.
+    """
+    origin = os.environ.get("MLCYCLE_REPORTS_ORIGIN", "").strip().rstrip("/")
+    if not origin:
+        return None
+    scheme, sep, host = origin.partition("://")
+    if scheme not in ("http", "https") or not sep or not host or any(c in host for c in "/?#@ "):
+        raise ValueError(f"MLCYCLE_REPORTS_ORIGIN={origin!r} is not an origin like https://reports.example.com")
+    return origin
+
+
+def content_url_seconds() -> int:
+    """How long a signed URL of a sandboxed report page stays valid (``$MLCYCLE_CONTENT_URL_SECONDS``)."""
+    return int(os.environ.get("MLCYCLE_CONTENT_URL_SECONDS", "900"))

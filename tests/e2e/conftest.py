@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import local_state
+from conftest import local_state, pipelines_folder
 from mlcycle.tools.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,9 +42,7 @@ def stack(tmp_path_factory):
     from mlcycle.tools.airflow_client import AirflowClient
 
     root = tmp_path_factory.mktemp("e2e")
-    pipelines = root / "pipelines"
-    pipelines.mkdir()
-    (pipelines / "flights.yaml").write_text(_e2e_config())
+    pipelines = pipelines_folder(root, "flights", _e2e_config())
     rt = runtime.Runtime(home=root / "state", airflow_port=free_port(), mlflow_port=free_port(),
                          log_ports=(free_port(), free_port()), mlflow_auth=True)
     with pytest.MonkeyPatch.context() as patch:

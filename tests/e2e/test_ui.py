@@ -3,9 +3,9 @@
 A person's path through the UI: log in on Airflow's login page, open ``train_flights``, have a bad
 Param refused by the trigger form, trigger it through the form with non-default Params, see the run
 succeed, follow the ``evaluate`` task's "Evidently report" extra link to the gate report rendered
-inside Airflow by the mlcycle plugin, and open the "Drift reports" and "Data quality" views. The
-plugin refuses anonymous requests. Screenshots go to ``$MLCYCLE_TEST_ARTIFACTS`` (default
-``<repo>/.test-artifacts/``), ``e2e-ui/``.
+inside Airflow by the mlcycle plugin (in a sandboxed frame of the plugin's page), and open the
+"Drift reports" and "Data quality" views. The plugin refuses anonymous requests. Screenshots go to
+``$MLCYCLE_TEST_ARTIFACTS`` (default ``<repo>/.test-artifacts/``), ``e2e-ui/``.
 
 Waits are liveness bounds only: each polls until the state is reached and fails only when nothing
 happens for far longer than it ever takes.
@@ -157,10 +157,11 @@ def test_trigger_train_from_the_form_and_follow_the_evidently_link_into_airflow(
     link.click()
 
     page.wait_for_url(re.compile(rf".*/plugin/mlcycle-reports/mlcycle/reports/flights/gate/v{version}$"))
-    report = page.frame_locator("iframe")
-    banner = report.locator("#mlcycle-banner")
+    view = page.frame_locator("iframe")  # the plugin's page, in the Airflow UI's frame
+    banner = view.locator("#mlcycle-banner")
     banner.wait_for()
     assert f"model version {version}" in banner.inner_text()
+    report = view.frame_locator("iframe#mlcycle-content")  # the report itself, sandboxed
     report.get_by_text("RocAuc metric (current)").first.wait_for()  # Evidently's own rendering, not just the file
     page.get_by_role("link", name="Dags").first.wait_for()  # still inside the Airflow UI
     _shot(page, "07-evidently-report-in-airflow")
@@ -179,13 +180,14 @@ def test_the_drift_reports_and_data_quality_views(stack, page):
         day = days.first.inner_text()
         days.first.click()
         reports.locator("#mlcycle-banner", has_text=day).wait_for()
-        reports.get_by_text("Dataset Drift").first.wait_for()  # Evidently's rendering of the report
+        # Evidently's rendering of the report, in the sandboxed frame under the banner
+        reports.frame_locator("iframe#mlcycle-content").get_by_text("Dataset Drift").first.wait_for()
         page.wait_for_url(re.compile(rf".*/plugin/mlcycle-reports/mlcycle/reports/flights/drift/{day}$"))
         _shot(page, "08b-drift-report")
 
     page.get_by_role("link", name="Data quality").click()
     page.wait_for_url(re.compile(r".*/plugin/mlcycle-data-quality.*"))
-    docs = page.frame_locator("iframe")
+    docs = page.frame_locator("iframe").frame_locator("iframe#mlcycle-content")
     # the index table is drawn by bootstrap-table: rows appear only if the vendored scripts loaded
     docs.locator("tbody tr", has_text="flights-2013-01-04").first.wait_for()
     styled = docs.locator("body").evaluate("b => getComputedStyle(b).fontFamily")

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import local_state
+from conftest import local_state, pipelines_folder
 
 pytestmark = pytest.mark.integration
 
@@ -74,9 +74,7 @@ def testbed(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[S
     from mlcycle.stages import ingestion
 
     root = tmp_path_factory.mktemp("lifecycle")
-    pipelines = root / "pipelines"
-    pipelines.mkdir()
-    (pipelines / f"{PIPELINE}.yaml").write_text(_config_text())
+    pipelines = pipelines_folder(root, PIPELINE, _config_text())
     with pytest.MonkeyPatch.context() as patch:
         local_state(patch, root / "state", pipelines)
         config = load_pipeline(PIPELINE)

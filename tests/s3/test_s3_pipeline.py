@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from conftest import pipelines_folder
 from s3.conftest import s3_settings
 
 pytestmark = pytest.mark.integration
@@ -43,9 +44,7 @@ def testbed(moto, mlflow_s3, airflow_db, tmp_path_factory):
     from mlcycle.core.config import load_pipeline
 
     root = tmp_path_factory.mktemp("s3-mode")
-    pipelines = root / "pipelines"
-    pipelines.mkdir()
-    (pipelines / f"{PIPELINE}.yaml").write_text(_config_text())
+    pipelines = pipelines_folder(root, PIPELINE, _config_text())
     with pytest.MonkeyPatch.context() as patch:
         s3_settings(patch, root / "state", pipelines)
         patch.delenv("MLFLOW_UI_URL", raising=False)

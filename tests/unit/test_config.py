@@ -36,6 +36,16 @@ def load_error(path: Path) -> str:
     return str(caught.value)
 
 
+def refused(folder: Path, raw: dict[str, Any], *fragments: str) -> str:
+    """Write ``raw``, load it, and check the error names the file and every fragment; returns the message."""
+    path = write_config(folder, raw)
+    message = load_error(path)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message
+    return message
+
+
 # --- the real config -------------------------------------------------------------------------------
 
 
@@ -93,30 +103,19 @@ def test_missing_pipeline_file_is_named(tmp_path: Path) -> None:
 
 
 def test_unknown_top_level_field(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
-    path = write_config(tmp_path, {**copy.deepcopy(flights_raw), "retires": 3})
-    message = load_error(path)
-    assert str(path) in message
-    assert "field 'retires'" in message
-    assert "Extra inputs are not permitted" in message
+    refused(tmp_path, {**copy.deepcopy(flights_raw), "retires": 3}, "field 'retires'", "Extra inputs are not permitted")
 
 
 def test_unknown_nested_field(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
     raw = copy.deepcopy(flights_raw)
     raw["landing"]["timeout"] = 5
-    path = write_config(tmp_path, raw)
-    message = load_error(path)
-    assert str(path) in message
-    assert "field 'landing.timeout'" in message
+    refused(tmp_path, raw, "field 'landing.timeout'")
 
 
 def test_missing_required_field(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
     raw = copy.deepcopy(flights_raw)
     del raw["description"]
-    path = write_config(tmp_path, raw)
-    message = load_error(path)
-    assert str(path) in message
-    assert "field 'description'" in message
-    assert "Field required" in message
+    refused(tmp_path, raw, "field 'description'", "Field required")
 
 
 def test_missing_nested_required_field(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
@@ -140,11 +139,7 @@ def test_missing_nested_required_field(tmp_path: Path, flights_raw: dict[str, An
 def test_bad_landing_pattern(tmp_path: Path, flights_raw: dict[str, Any], pattern: str, expected: str) -> None:
     raw = copy.deepcopy(flights_raw)
     raw["landing"]["pattern"] = pattern
-    path = write_config(tmp_path, raw)
-    message = load_error(path)
-    assert str(path) in message
-    assert "field 'landing.pattern'" in message
-    assert expected in message
+    refused(tmp_path, raw, "field 'landing.pattern'", expected)
 
 
 def test_landing_pattern_may_use_the_pipeline_name(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
@@ -157,10 +152,7 @@ def test_landing_pattern_may_use_the_pipeline_name(tmp_path: Path, flights_raw: 
 def test_label_not_in_columns(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
     raw = copy.deepcopy(flights_raw)
     raw["label"] = "arr_delay"
-    path = write_config(tmp_path, raw)
-    message = load_error(path)
-    assert str(path) in message
-    assert "label 'arr_delay' is not listed under columns" in message
+    refused(tmp_path, raw, "label 'arr_delay' is not listed under columns")
 
 
 def test_date_column_not_in_columns(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
@@ -180,10 +172,7 @@ def test_key_column_not_in_columns(tmp_path: Path, flights_raw: dict[str, Any]) 
 def test_date_column_must_have_type_date(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
     raw = copy.deepcopy(flights_raw)
     raw["columns"]["flight_date"] = "string"
-    path = write_config(tmp_path, raw)
-    message = load_error(path)
-    assert str(path) in message
-    assert "date_column 'flight_date' must have type 'date'" in message
+    refused(tmp_path, raw, "date_column 'flight_date' must have type 'date'")
 
 
 def test_unknown_column_type(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
@@ -226,21 +215,14 @@ def test_yaml_that_is_not_a_mapping(tmp_path: Path, text: str) -> None:
 
 @pytest.mark.parametrize("retries", [0, -1])
 def test_retries_must_be_at_least_one(tmp_path: Path, flights_raw: dict[str, Any], retries: int) -> None:
-    path = write_config(tmp_path, {**copy.deepcopy(flights_raw), "retries": retries})
-    message = load_error(path)
-    assert str(path) in message
-    assert "field 'retries'" in message
-    assert "greater than or equal to 1" in message
+    refused(tmp_path, {**copy.deepcopy(flights_raw), "retries": retries}, "field 'retries'",
+            "greater than or equal to 1")
 
 
 def test_end_date_before_start_date(tmp_path: Path, flights_raw: dict[str, Any]) -> None:
     raw = copy.deepcopy(flights_raw)
     raw["schedule"]["end_date"] = dt.date(2012, 12, 31)
-    path = write_config(tmp_path, raw)
-    message = load_error(path)
-    assert str(path) in message
-    assert "field 'schedule'" in message
-    assert "end_date must not be before start_date" in message
+    refused(tmp_path, raw, "field 'schedule'", "end_date must not be before start_date")
 
 
 def test_end_date_equal_to_start_date_is_allowed(tmp_path: Path, flights_raw: dict[str, Any]) -> None:

@@ -123,3 +123,26 @@ def test_task_failure_names_the_task_run_and_error(notifications, monkeypatch):
 def test_an_unknown_event_is_refused(notifications):
     with pytest.raises(ValueError, match="unknown notification event"):
         notifications.record("party", "flights", "t", "m")
+
+
+def test_data_in_a_notification_is_escaped_for_html_and_slack(notifications, smtp_server, slack_webhook):
+    """Issue 12: a message carries data (an error, a reason); it must not become markup, a link or a mention."""
+    import email
+
+    from mlcycle.orchestration.notifiers import PromotionNotifier
+
+    payload = "<script>alert(document.cookie)</script><img src=x onerror=alert(1)> <!channel> <https://evil|ok>"
+    PromotionNotifier(pipeline="flights", promoted=False, title="flights v4\nBcc: someone@example.com",
+                      message=f"note: {payload}\nsecond line")({})
+    (mail,) = smtp_server
+    parsed = email.message_from_bytes(mail.content)
+    assert parsed["Subject"] == "[mlcycle] flights v4 Bcc: someone@example.com"  # one line: no header injected
+    html = next(p.get_payload(decode=True).decode() for p in parsed.walk() if p.get_content_type() == "text/html")
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;alert(document.cookie)&lt;/script&gt;" in html
+    assert html.endswith("<br>second line</p>")
+    (post,) = slack_webhook
+    assert "<!channel>" not in post["text"]
+    assert "<https://evil|ok>" not in post["text"]
+    assert "&lt;!channel&gt;" in post["text"]

@@ -6,75 +6,10 @@ against the session's metadata DB (revoked tokens); the lake is a real ``file://
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
-
-REPORT_HTML = b"<html><head><title>r</title></head><body><div id='root'>evidently drift</div></body></html>"
-GATE_HTML = b"<html><body>evidently gate of v3</body></html>"
-
-
-@pytest.fixture(scope="module")
-def token(airflow_db, tmp_path_factory) -> str:
-    """A JWT for 'admin' from Airflow's auth manager, as ``POST /auth/token`` or the login page issues it."""
-    import os
-
-    os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "unit-test-secret-of-a-decent-length-" + "x" * 40)
-    from airflow.api_fastapi.app import create_auth_manager
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    manager = create_auth_manager()
-    manager.init()
-    return manager.generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
-
-
-@pytest.fixture
-def client(state):
-    """The plugin app mounted at /mlcycle of a parent app, as the Airflow API server mounts it."""
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    from mlcycle.orchestration.ui import URL_PREFIX, LazyApp
-
-    parent = FastAPI()
-    parent.mount(URL_PREFIX, LazyApp())
-    return TestClient(parent)
-
-
-@pytest.fixture
-def lake(state):
-    """One drift report (drifted), one quiet day and one gate report in the lake; Data Docs on disk."""
-    from mlcycle import settings
-    from mlcycle.core import storage
-
-    drift = f"{settings.lake_uri()}/reports/flights/drift"
-    for ds, drifted in (("2013-07-01", True), ("2013-01-04", False)):
-        storage.write_bytes_atomic(f"{drift}/ds={ds}/drift_report.html", REPORT_HTML)
-        storage.write_bytes_atomic(f"{drift}/ds={ds}/drift_report.json", b'{"share": 0.5}')
-        manifest = {"ds": ds, "drift": drifted, "share": 0.5 if drifted else 0.0, "champion": 1,
-                    "drifted_columns": ["temp", "dewp"] if drifted else []}
-        storage.write_bytes_atomic(f"{drift}/ds={ds}/_manifest.json", json.dumps(manifest).encode())
-    storage.write_bytes_atomic(f"{drift}/ds=2013-07-02/drift_report.html", REPORT_HTML)  # unpublished: no manifest
-    gate = f"{settings.lake_uri()}/reports/flights/gate/v3"
-    storage.write_bytes_atomic(f"{gate}/gate_report.html", GATE_HTML)
-    storage.write_bytes_atomic(f"{gate}/gate_report.json", json.dumps({"verdict": {"passed": False, "reasons": [
-        "roc_auc: below the champion"]}}).encode())
-    docs = settings.gx_runtime_dir() / "data_docs"
-    (docs / "validations").mkdir(parents=True)
-    (docs / "index.html").write_text(
-        '<html><head><link href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css" '
-        'rel="stylesheet"><script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>'
-        "<script src='https://cdn.jsdelivr.net/npm/vega@5'></script>"
-        '<script src="https://cdn.jsdelivr.net/npm/vega-lite@5"></script>'
-        '<script src="https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js"></script>'
-        '</head><body><img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=42">'
-        '<a href="validations/run.html">run</a></body></html>')
-    (docs / "validations" / "run.html").write_text("<html><body>validation result</body></html>")
-    (state / "secret.txt").write_text("do not serve")
-    (docs / "escape.html").symlink_to(state / "secret.txt")
-    return state
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -83,7 +18,7 @@ def _auth(token: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("path", ["/mlcycle/reports/", "/mlcycle/reports/flights/drift/2013-07-01",
                                   "/mlcycle/reports/flights/gate/v3", "/mlcycle/data-docs/",
-                                  "/mlcycle/static/vendor/jquery/jquery.min.js", "/mlcycle/nothing-here"])
+                                  "/mlcycle/reports/flights/drift/2013-07-01/json", "/mlcycle/nothing-here"])
 def test_an_anonymous_request_is_refused(client, lake, path):
     response = client.get(path)
     assert response.status_code == 401
@@ -120,17 +55,31 @@ def test_the_ui_session_cookie_or_a_bearer_token_is_accepted(client, lake, token
     assert "roc_auc: below the champion" in index
 
 
-def test_reports_are_served_from_the_lake_with_a_header(client, lake, token):
-    drift = client.get("/mlcycle/reports/flights/drift/2013-07-01", headers=_auth(token))
+def _framed(client, token: str, path: str):
+    """The plugin's page at ``path`` and the sandboxed content its frame shows (fetched without a login)."""
+    page = client.get(path, headers=_auth(token))
+    assert page.status_code == 200, page.text
+    src = re.search(r"<iframe id='mlcycle-content'[^>]* sandbox='allow-scripts allow-popups'[^>]* src='([^']+)'",
+                    page.text)
+    assert src, page.text
+    client.cookies.clear()
+    return page, client.get(src[1].replace("&amp;", "&"))
+
+
+def test_reports_are_served_from_the_lake_in_a_sandboxed_frame_under_a_banner(client, lake, token):
+    page, drift = _framed(client, token, "/mlcycle/reports/flights/drift/2013-07-01")
+    assert re.search(r"<div id='mlcycle-banner'>.*DRIFT.*</div><iframe", page.text)
+    assert "evidently drift" not in page.text
     assert drift.status_code == 200
     assert "evidently drift" in drift.text
-    assert re.search(r"<body><div id=\"mlcycle-banner\".*DRIFT.*</div><div id='root'>", drift.text)
     assert client.get("/mlcycle/reports/flights/drift/2013-07-01/json", headers=_auth(token)).json() == {"share": 0.5}
-    gate = client.get("/mlcycle/reports/flights/gate/v3", headers=_auth(token))
+    page, gate = _framed(client, token, "/mlcycle/reports/flights/gate/v3")
+    assert "model version 3" in page.text
     assert gate.status_code == 200
     assert "evidently gate of v3" in gate.text
     for missing in ("/mlcycle/reports/flights/drift/2013-07-02", "/mlcycle/reports/flights/drift/2013-07-09",
-                    "/mlcycle/reports/flights/gate/v4", "/mlcycle/reports/other/drift/2013-07-01"):
+                    "/mlcycle/reports/flights/gate/v4", "/mlcycle/reports/other/drift/2013-07-01",
+                    "/mlcycle/reports/flights/drift/2013-07-02/json"):
         assert client.get(missing, headers=_auth(token)).status_code == 404, missing
 
 
@@ -151,22 +100,24 @@ def test_no_path_leaves_its_folder(client, lake, token, path):
 
 
 def test_data_docs_are_served_with_the_cdn_assets_pointed_at_vendored_copies(client, lake, token):
-    index = client.get("/mlcycle/data-docs/", headers=_auth(token))
+    _, index = _framed(client, token, "/mlcycle/data-docs/")
     assert index.status_code == 200
     assert "https://" not in index.text
     assets = re.findall(r"(?:src|href)=[\"'](/mlcycle/static/vendor/[^\"']+)", index.text)
     assert len(assets) == 5
     assert '<img src="/mlcycle/static/gx/logo-long.png">' in index.text  # GX's logo from its package, not S3
-    assert client.get("/mlcycle/static/gx/logo-long.png", headers=_auth(token)).headers["content-type"] == "image/png"
-    assert client.get("/mlcycle/static/gx/..%2f..%2fview.py", headers=_auth(token)).status_code == 404
-    for asset in assets:
-        served = client.get(asset, headers=_auth(token))
+    assert client.get("/mlcycle/static/gx/logo-long.png").headers["content-type"] == "image/png"
+    assert client.get("/mlcycle/static/gx/..%2f..%2fview.py").status_code == 404
+    for asset in assets:  # public: a sandboxed frame sends no cookie
+        served = client.get(asset)
         assert served.status_code == 200, asset
         assert len(served.content) > 10_000
-    assert client.get(assets[0], headers=_auth(token)).headers["content-type"].startswith("text/css")
-    page = client.get("/mlcycle/data-docs/validations/run.html", headers=_auth(token))
+    assert client.get(assets[0]).headers["content-type"].startswith("text/css")
+    _, page = _framed(client, token, "/mlcycle/data-docs/validations/run.html")
     assert page.status_code == 200
     assert "validation result" in page.text
+    relative = client.get(str(index.url).rsplit("/", 1)[0] + "/validations/run.html")  # a link between pages
+    assert "validation result" in relative.text
 
 
 def test_every_cdn_asset_of_the_gx_templates_has_a_vendored_copy():

@@ -61,6 +61,8 @@ class ScheduleConfig(_Strict):
     start_date: dt.date
     end_date: dt.date | None = None
     catchup: bool = False
+    paused_upon_creation: bool = Field(False, description="The pipeline's DAGs start paused: nothing runs until "
+                                                          "a person unpauses them (the scaffold sets it).")
 
     @model_validator(mode="after")
     def _ordered(self) -> ScheduleConfig:

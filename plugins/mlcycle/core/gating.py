@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcycle import settings
-from mlcycle.core import lake
+from mlcycle.core import lake, report_html
 from mlcycle.core.catalogue import METRICS, metrics_for
 from mlcycle.core.config import PipelineConfig
 from mlcycle.errors import DataError
@@ -117,7 +117,7 @@ def evaluate(config: PipelineConfig, challenger: pd.DataFrame, champion: pd.Data
              for test_id, name, t in zip(ids, names, payload["tests"], strict=True)]
     out_dir.mkdir(parents=True, exist_ok=True)
     html, js = (out_dir / f"{lake.GATE_REPORT}.{ext}" for ext in ("html", "json"))
-    snapshot.save_html(str(html))
+    report_html.save_html(snapshot, html)
     reasons = [f"{t['name']}: {t['description']}" for t in tests if t["status"] != "SUCCESS"]
     result = GateResult(passed=not reasons, tests=tests, html_path=str(html), json_path=str(js),
                         has_champion=champion is not None, reasons=reasons)

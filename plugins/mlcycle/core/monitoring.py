@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.core import lake, storage, training, versioning
+from mlcycle.core import lake, report_html, storage, training, versioning
 from mlcycle.core.catalogue import METRICS
 from mlcycle.core.config import MonitoringConfig, PipelineConfig
 
@@ -172,7 +172,7 @@ def check_day(config: PipelineConfig, day: pd.DataFrame, reference: pd.DataFrame
                          rows=len(day), reference_rows=len(reference), sampled=sampled)
     out_dir.mkdir(parents=True, exist_ok=True)
     result.html_path, result.json_path = (str(out_dir / f"{lake.DRIFT_REPORT}.{ext}") for ext in ("html", "json"))
-    snapshot.save_html(result.html_path)
+    report_html.save_html(snapshot, result.html_path)  # data in it stays data (see report_html)
     Path(result.json_path).write_text(json.dumps({"verdict": result.as_dict(),
                                                   "evidently": json.loads(snapshot.json())}, indent=1, default=str))
     log.info("%s: drift=%s share=%.2f drifted=%s quality=%s drop=%s", config.name, result.drift, share, drifted,

@@ -11,7 +11,7 @@ import datetime as dt
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from mlcycle import settings
-from mlcycle.core import lake
+from mlcycle.core import lake, suite_check
 from mlcycle.core.config import PipelineConfig, load_config, load_pipelines
 from mlcycle.orchestration.assets import pipeline_asset
 from mlcycle.orchestration.notifiers import TaskFailureNotifier
@@ -47,6 +47,7 @@ def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
                          "on_failure_callback": TaskFailureNotifier(pipeline=config.name)},
         "start_date": _utc(config.schedule.start_date),
         "catchup": False,
+        "is_paused_upon_creation": config.schedule.paused_upon_creation,
     }
 
 
@@ -239,4 +240,7 @@ def configured(name: str) -> PipelineConfig | None:
 def build(stage_factory) -> dict[str, DAG]:
     """One DAG per pipeline config for the given stage factory, keyed by dag_id."""
     stage = stage_factory.__name__.removesuffix("_dag")
-    return {dag.dag_id: dag for dag in map(stage_factory, (c for c in load_pipelines() if stage in c.stages))}
+    configs = [c for c in load_pipelines() if stage in c.stages]
+    for config in configs:  # a suite that does not fit its config is an import error now, not a red task later
+        suite_check.check(config)
+    return {dag.dag_id: dag for dag in map(stage_factory, configs)}

@@ -3,7 +3,8 @@
 The operator persists the URL in XCom during ``execute`` (as the amazon provider's links do), so
 the UI shows the link without recomputing anything. Evidently reports open inside Airflow: the
 link leads to the plugin's "Drift reports" view (``/plugin/mlcycle-reports/...``), which shows the
-report from the lake in the Airflow UI's frame, behind Airflow's login (see :mod:`mlcycle.orchestration.ui`).
+report from the lake in the Airflow UI's frame, behind Airflow's login, the report itself in a sandboxed
+frame (see :mod:`mlcycle.orchestration.ui` and :mod:`mlcycle.orchestration.ui.sandbox`).
 """
 
 from __future__ import annotations

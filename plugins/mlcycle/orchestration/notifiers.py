@@ -4,10 +4,15 @@ Every notification goes to the task log and to the notifications file (:mod:`mlc
 When the Airflow connections exist, it also goes to Slack (``slack_default``, a Slack webhook
 connection) and by e-mail (``smtp_default``, to ``$MLCYCLE_NOTIFY_EMAIL``): no code change, and a
 channel that fails is logged, never fails the task.
+
+Titles and messages carry data (a task's error, gate reasons, a person's note): the e-mail escapes
+them as HTML, Slack's text escapes ``&``, ``<`` and ``>`` (no injected links or mentions), and the
+subject is one line.
 """
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from airflow.sdk import BaseHook, BaseNotifier, Context
@@ -47,7 +52,8 @@ class LifecycleNotifier(BaseNotifier):
     def _slack(self) -> None:
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
-        SlackWebhookHook(slack_webhook_conn_id=self.slack_conn_id).send_text(f"*{self.title}*\n{self.message}")
+        text = f"*{_slack_escape(self.title)}*\n{_slack_escape(self.message)}"
+        SlackWebhookHook(slack_webhook_conn_id=self.slack_conn_id).send_text(text)
         self.log.info("notified Slack through %s", self.slack_conn_id)
 
     def _email(self) -> None:
@@ -58,9 +64,19 @@ class LifecycleNotifier(BaseNotifier):
             self.log.warning("%s exists but MLCYCLE_NOTIFY_EMAIL names no recipient: no e-mail", self.smtp_conn_id)
             return
         with SmtpHook(smtp_conn_id=self.smtp_conn_id) as hook:
-            hook.send_email_smtp(to=recipients, subject=f"[mlcycle] {self.title}",
-                                 html_content=f"<p>{self.message}</p>")
+            hook.send_email_smtp(to=recipients, subject=f"[mlcycle] {' '.join(self.title.split())}",
+                                 html_content=_html(self.message))
         self.log.info("e-mailed %s through %s", recipients, self.smtp_conn_id)
+
+
+def _slack_escape(text: str) -> str:
+    """Slack's escaping of text: ``<...>`` would be a link, a mention or ``<!channel>``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _html(message: str) -> str:
+    """The message as an HTML paragraph: escaped, its line breaks kept."""
+    return "<p>" + "<br>".join(escape(line) for line in message.splitlines()) + "</p>"
 
 
 def _exists(conn_id: str) -> bool:

@@ -1,7 +1,8 @@
 """The Airflow plugin: the operator extra links, the reports app and the navigation entries.
 
 - ``fastapi_apps``: :mod:`mlcycle.orchestration.ui` at ``/mlcycle`` of the API server (Evidently drift and gate
-  reports from the lake, GX Data Docs with vendored assets), authenticated with Airflow's auth manager.
+  reports from the lake, GX Data Docs with vendored assets), authenticated with Airflow's auth manager;
+  the pages built from data run as sandboxed content (:mod:`mlcycle.orchestration.ui.sandbox`).
 - ``external_views``: "Drift reports" and "Data quality" open those pages in the Airflow UI's frame;
   "Model registry" opens the MLflow UI (``$MLFLOW_UI_URL``, else ``$MLFLOW_TRACKING_URI``, read here,
   when the plugin loads).

@@ -8,7 +8,8 @@
 3. One more July day: it is scored by whatever the gate left as champion.
 
 It ends with a summary (runs, drift events, versions and aliases, URLs, login) and leaves the
-services up until ``make stop``.
+services up until ``make stop``. The summary shows data (reasons, column names, tags): control
+characters are dropped from it, so no value can move the cursor or recolour the terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 from collections import Counter
 
@@ -27,6 +29,13 @@ from mlcycle.sources import landing, nycflights
 from mlcycle.stages import ingestion
 from mlcycle.tools import runtime
 from mlcycle.tools.airflow_client import FINISHED, AirflowClient
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline: no escape sequence
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without control characters, for printing data to a terminal."""
+    return _CONTROL.sub("", text)
 
 
 def _states(runs: list[dict]) -> Counter:
@@ -157,7 +166,7 @@ def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: lis
         runtime.banner(rt),
         "Services keep running: `make stop` stops them, `make clean` resets all state.",
     ]
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))
 
 
 def land_and_ingest(client: AirflowClient, config, days: list[str], timeout: float) -> None:
@@ -254,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     from mlcycle.core import registry
 
     if registry.alias_version(config.name, registry.CHAMPION) is None:
-        print("\n".join(model_summary(config.name)))
+        print(terminal_safe("\n".join(model_summary(config.name))))
         raise SystemExit("the first model did not pass the Evidently gate, so there is no champion to monitor "
                          "against; see the reasons above and the thresholds in include/pipelines/flights.yaml")
 

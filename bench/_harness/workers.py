@@ -1,4 +1,4 @@
-"""Worker subprocesses, their event channel, and printing helpers shared by the benchmarks.
+"""Worker processes and their event channel; setup commands; runs that alternate the paths.
 
 A worker is ``python -m bench.<module> <command> ...``. It reports by printing lines that start
 with :data:`MARK` followed by JSON (see :func:`emit`); everything else it prints (Airflow logs,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
+import resource
 import subprocess
 import sys
 import threading
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._env import REPO
+from bench._harness.env import REPO, require_isolated
+from bench._harness.figures import say, secs
 
 MARK = "@@bench "
 
@@ -48,6 +49,21 @@ def emit(kind: str, **data: Any) -> None:
     _channel.flush()
 
 
+def worker_main(module: str, commands: dict[str, Callable[[], None]], argv: list[str]) -> None:
+    """Entry point of a worker process (``python -m <module>``): run one named command, report errors."""
+    require_isolated()
+    open_channel()
+    if not argv or argv[0] not in commands:
+        benchmark = module.split(".")[1]
+        sys.exit(f"usage: python -m {module} {{{','.join(commands)}}} ... "
+                 f"(internal; run `python -m bench {benchmark}`)")
+    try:
+        commands[argv[0]]()
+    except Exception as exc:
+        emit("error", message=f"{type(exc).__name__}: {exc}")
+        raise
+
+
 @dataclass
 class WorkerResult:
     wall: float  # seconds from spawn to exit, measured by the benchmark process
@@ -60,21 +76,13 @@ class WorkerResult:
             raise BenchError(f"worker sent no '{kind}' event; see its log {self.log}")
         return found[-1]
 
-
-def worker_main(module: str, commands: dict[str, Callable[[], None]], argv: list[str]) -> None:
-    """Entry point of a benchmark's worker process: run one named command, report errors on the channel."""
-    from bench._env import require_isolated
-
-    require_isolated()
-    open_channel()
-    if not argv or argv[0] not in commands:
-        sys.exit(f"usage: python -m bench.{module} {{{','.join(commands)}}} ... "
-                 f"(internal; run `python -m bench {module}`)")
-    try:
-        commands[argv[0]]()
-    except Exception as exc:
-        emit("error", message=f"{type(exc).__name__}: {exc}")
-        raise
+    def outcome(self, label: str) -> dict[str, Any]:
+        """The ``result`` event, with the process's wall time; an error if it lists problems."""
+        outcome = self.last("result")
+        if outcome.get("problems"):
+            raise BenchError(f"{label} did not do the work: {'; '.join(outcome['problems'])}; log {self.log}:\n"
+                             f"{tail(self.log)}")
+        return {**outcome, "wall": self.wall}
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -82,6 +90,14 @@ def tail(path: Path, lines: int = 40) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def print_phases(digits: int = 1) -> Callable[[dict[str, Any]], None]:
+    """An ``on_event`` for :func:`run_worker`: each phase on the current line, as it ends."""
+    def on_event(event: dict[str, Any]) -> None:
+        if event["kind"] == "phase":
+            say(f"{event['name']} {secs(event['seconds'], digits)}, ", end="")
+    return on_event
 
 
 def run_worker(module: str, args: Iterable[str], log: Path, *, env: dict[str, str] | None = None,
@@ -133,39 +149,36 @@ def run_worker(module: str, args: Iterable[str], log: Path, *, env: dict[str, st
     return result
 
 
-def say(text: str = "", end: str = "\n") -> None:
-    """Progress and results: always flushed, so `make bench` shows them as they happen."""
-    print(text, end=end, flush=True)
+def run_command(what: str, command: list[str], log: Path, timeout: float, env: dict[str, str] | None = None) -> None:
+    """A setup command (not measured), its output to ``log``; a failure or a hang is a :class:`BenchError`."""
+    with log.open("w") as sink:
+        try:
+            done = subprocess.run(command, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, check=False,
+                                  env={**os.environ, **(env or {})}, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise BenchError(f"{what} was killed after {timeout:.0f} s (hang guard); log {log}") from exc
+    if done.returncode:
+        raise BenchError(f"{what} failed (exit {done.returncode}); log {log}:\n{tail(log)}")
 
 
-def header(title: str) -> None:
-    say()
-    say(f"== {title} ==")
+def airflow_command(ctx, args: list[str], log_name: str, env: dict[str, str] | None = None) -> None:
+    """``python -m airflow <args>`` as a setup command, e.g. ``db migrate`` of the benchmark's metadata DB."""
+    run_command(f"airflow {' '.join(args)}", [sys.executable, "-m", "airflow", *args], ctx.logs / log_name,
+                ctx.args.timeout, env)
 
 
-def secs(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f} s"
+def alternating(kinds: list[str], repeat: int, measure: Callable[[str, int], dict[str, Any]]
+                ) -> dict[str, list[dict[str, Any]]]:
+    """``measure(kind, index)`` of every path ``repeat`` times, the order reversed every other time so
+    that no path always runs first (or warmer)."""
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    for i in range(repeat):
+        for kind in kinds if i % 2 == 0 else kinds[::-1]:
+            runs[kind].append(measure(kind, i))
+    return runs
 
 
-def ratio(value: float, base: float) -> str:
-    return f"{value / base:.2f}x" if base > 0 else "n/a"
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def table(rows: list[list[str]], header_row: list[str], right: Iterable[int] = ()) -> None:
-    """Print a plain-text table; columns listed in ``right`` are right-aligned."""
-    right = set(right)
-    cells = [header_row, *rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header_row))]
-
-    def line(row: list[str]) -> str:
-        cells = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-        return "  ".join(cells)
-
-    say("  " + line(header_row).rstrip())
-    say("  " + "  ".join("-" * w for w in widths))
-    for row in rows:
-        say("  " + line(row).rstrip())
+def children_cpu() -> float:
+    """CPU seconds of this process's finished (waited-for) children so far: the workers' CPU time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

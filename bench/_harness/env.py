@@ -1,11 +1,12 @@
 """The isolated environment every benchmark runs in: a temporary state folder, never the demo's.
 
-Like ``tests/conftest.py``: MLCYCLE_HOME, AIRFLOW_HOME and a SQLite metadata DB under one
-``tempfile.mkdtemp()`` folder, plus DVC's site cache and config dirs and a copy of the GX project.
-Inherited ``AIRFLOW__*``, ``MLCYCLE_*``, ``DVC_*``, ``GX_*`` and ``MLFLOW_*`` variables are dropped
-first (except the inputs ``MLCYCLE_PIPELINES_DIR`` and ``MLCYCLE_GX_DIR``), so a shell or ``.env`` set
-up for the demo cannot point a benchmark at the demo's state or servers (a benchmark that needs
-MLflow starts its own server and passes its URI to its workers).
+The stack's environment is ``mlcycle.tools.stack.stack_env``, as in ``tests/conftest.py``:
+MLCYCLE_HOME, AIRFLOW_HOME and a SQLite metadata DB under one ``tempfile.mkdtemp()`` folder, the
+repository's DAG and plugin folders, no analytics. The benchmarks add DVC's site cache and config dirs
+and a copy of the GX project. Inherited ``AIRFLOW__*``, ``MLCYCLE_*``, ``DVC_*``, ``GX_*`` and
+``MLFLOW_*`` variables are dropped first (except the inputs ``MLCYCLE_PIPELINES_DIR`` and
+``MLCYCLE_GX_DIR``), so a shell or ``.env`` set up for the demo cannot point a benchmark at the demo's
+state or servers (a benchmark that needs MLflow starts its own server and passes its URI to its workers).
 
 ``isolate()`` must run before anything imports Airflow. The benchmark process itself never imports
 Airflow, pandas, GX or DVC: worker subprocesses do, and they inherit this environment.
@@ -21,7 +22,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from mlcycle import settings
+from mlcycle.tools import stack
+
+REPO = Path(__file__).resolve().parents[2]
 WORKER_MARK = "MLCYCLE_BENCH_HOME"  # set for workers; they refuse to run without it
 
 # Inherited settings that could point a benchmark at the demo's state or servers. The two inputs a
@@ -65,24 +69,15 @@ def isolate(home: Path | None = None) -> Path:
     (home / "airflow").mkdir(parents=True, exist_ok=True)
     # GX may re-save suites into its project folder: give it a copy, so no versioned file is ever written.
     shutil.copytree(gx_project, home / "gx-project", ignore=shutil.ignore_patterns(".ge_store_backend_id"))
-    python_path = [str(REPO / "plugins"), str(REPO)]
     os.environ.update({
+        **stack.stack_env(home / "state", home / "airflow"),
         WORKER_MARK: str(home),
-        "MLCYCLE_HOME": str(home / "state"),
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow' / 'airflow.db'}",
         "MLCYCLE_GX_DIR": str(home / "gx-project"),
-        "GX_ANALYTICS_ENABLED": "false",
-        "DVC_NO_ANALYTICS": "1",
         "DVC_SITE_CACHE_DIR": str(home / "dvc-site-cache"),
         "DVC_GLOBAL_CONFIG_DIR": str(home / "dvc-global-config"),
         "DVC_SYSTEM_CONFIG_DIR": str(home / "dvc-system-config"),
-        "PYTHONPATH": os.pathsep.join([*python_path, *filter(None, [os.environ.get("PYTHONPATH")])]),
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        # workers are `python -m bench.<module>`: the repository itself too, after the stack's plugins
+        "PYTHONPATH": settings.search_path("PYTHONPATH", str(REPO / "plugins"), str(REPO)),
         "PYTHONUNBUFFERED": "1",
     })
     return home
