@@ -14,6 +14,7 @@ moves ``champion`` or ``previous`` by hand, as the issue's attacker did with one
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import local_state
+from conftest import local_state, pipelines_folder
 
 pytestmark = pytest.mark.integration
 
@@ -52,9 +53,7 @@ def testbed(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[S
     from mlcycle.stages import ingestion, modelling
 
     root = tmp_path_factory.mktemp("governance")
-    pipelines = root / "pipelines"
-    pipelines.mkdir()
-    (pipelines / f"{PIPELINE}.yaml").write_text(_config_text())
+    pipelines = pipelines_folder(root, PIPELINE, _config_text())
     with pytest.MonkeyPatch.context() as patch:
         local_state(patch, root / "state", pipelines)
         config = load_pipeline(PIPELINE)
@@ -66,7 +65,7 @@ def testbed(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[S
         trained = modelling.train_model(config, WINDOW[-1], cause={"type": "manual", "reason": "governance test"})
         assert modelling.evaluate_model(config, trained["version"])["passed"]
         modelling.register_model(config, trained["version"])
-        yield SimpleNamespace(config=config, pipelines=pipelines, champion=trained["version"])
+        yield SimpleNamespace(config=config, champion=trained["version"])
 
 
 def _version(testbed: SimpleNamespace, passed: bool) -> int:
@@ -96,15 +95,11 @@ def _by_hand(alias: str, version: int) -> None:
 
 
 @contextlib.contextmanager
-def _governance(testbed: SimpleNamespace, **settings: Any) -> Iterator[None]:
-    """Rewrite the pipeline's ``governance`` section for the block (tasks load the config by name)."""
-    path = testbed.pipelines / f"{PIPELINE}.yaml"
-    original = path.read_text()
-    path.write_text(_config_text(**settings))
-    try:
+def _governance(**settings: Any) -> Iterator[None]:
+    """The pipeline with another ``governance`` section for the block (tasks load the config by name)."""
+    with tempfile.TemporaryDirectory() as root, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLCYCLE_PIPELINES_DIR", str(pipelines_folder(Path(root), PIPELINE, _config_text(**settings))))
         yield
-    finally:
-        path.write_text(original)
 
 
 def _run(stage: str, **conf: Any) -> SimpleNamespace:
@@ -163,7 +158,7 @@ def test_scoring_refuses_an_ungated_champion_when_the_policy_is_alert(testbed):
     rejected = _version(testbed, passed=False)
     scored_before = storage.read_manifest(lake.partition("predictions", PIPELINE, NEXT))
     incidents, notified = len(_incidents()), len(_notified())
-    with _governance(testbed, on_manual_alias="alert"):
+    with _governance(on_manual_alias="alert"):
         _by_hand("champion", rejected)
         for stage in ("score", "monitor"):
             refused = _run(stage, ds=NEXT)
@@ -211,7 +206,7 @@ def test_promotion_needs_approval_where_the_pipeline_requires_it(testbed):
     from mlcycle.stages import modelling
 
     candidate = _version(testbed, passed=True)
-    with _governance(testbed, require_approval=True):
+    with _governance(require_approval=True):
         refused = _run("score", ds=NEXT)
         assert refused.run.state == "failed", "the champion is not approved"
         config = load_pipeline(PIPELINE)
