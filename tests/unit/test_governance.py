@@ -60,6 +60,7 @@ def test_the_governance_section_defaults_to_revert_and_a_scheduled_audit(tmp_pat
 def test_embedded_mlflow_auth_is_one_setting_and_keeps_its_secrets_in_the_state_folder(tmp_path, monkeypatch):
     from mlcycle.tools import runtime, stack
 
+    monkeypatch.delenv("MLCYCLE_MLFLOW_AUTH", raising=False)
     assert not runtime.Runtime.from_env().mlflow_auth
     monkeypatch.setenv("MLCYCLE_MLFLOW_AUTH", "1")
     rt = runtime.Runtime.from_env()
