@@ -27,6 +27,7 @@ CASES = [
     (ops.ScoreOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
     (ops.MonitorOperator, {**P, "ds": "2013-01-02"}, ("ds", "drift_share", "quality_drop")),
     (ops.DriftAlertOperator, {**P, "results": []}, ("results",)),
+    (ops.AuditOperator, P, ()),
 ]
 
 
@@ -136,3 +137,21 @@ def test_a_bounded_schedule_is_events_so_a_later_run_still_has_tasks():
     events = dag.timetable.event_dates
     assert (str(events[0].date()), str(events[-1].date()), len(events)) == ("2013-01-01", "2013-12-31", 365)
     assert all(task.end_date is None for task in dag.tasks)
+
+
+def test_a_task_masks_the_mlflow_password_in_its_log(monkeypatch):
+    """MLflow clients read the service account's password from the environment; every task masks it."""
+    import secrets
+
+    from airflow.sdk.log import redact
+
+    password = f"service-{secrets.token_hex(8)}"
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+
+    class Quiet(ops.AuditOperator):
+        def run(self, context):
+            return None
+
+    assert redact(f"with password {password}") == f"with password {password}"
+    Quiet(task_id="t", pipeline="flights").execute({})
+    assert redact(f"with password {password}") == "with password ***"

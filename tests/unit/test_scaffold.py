@@ -56,7 +56,7 @@ def test_a_profiled_sample_gives_a_config_the_factory_builds_every_dag_from(proj
     assert str(config.schedule.start_date) == "2024-05-01"
     assert (settings.state_dir() / "landing" / "sales").is_dir()
     assert _dag_ids(config) == {f"{s}_sales" for s in config.stages}
-    assert len(config.stages) == 8
+    assert len(config.stages) == 9
     assert "ingest_sales" in factory.build(factory.ingest_dag), "the dags/ files pick it up unchanged"
     comments = (project / "pipelines" / "sales.yaml").read_text()
     assert "# EDIT" in comments
@@ -97,7 +97,7 @@ def test_without_a_sample_the_placeholder_contract_is_valid(project: Path) -> No
     config = load_pipeline("churn")
     assert config.task == "classification"
     assert config.evaluation.thresholds
-    assert len(_dag_ids(config)) == 8
+    assert len(_dag_ids(config)) == 9
 
 
 @pytest.mark.parametrize("name", ["Sales", "1sales", "s", "daily-sales", "sales.v2", "x" * 41])
@@ -154,7 +154,8 @@ def _schema_fields() -> dict[str, str]:
 
     sections = {"": config.PipelineConfig, "landing.": config.LandingConfig, "schedule.": config.ScheduleConfig,
                 "validation.": config.ValidationConfig, "training.": config.TrainingConfig,
-                "evaluation.": config.EvaluationConfig, "monitoring.": config.MonitoringConfig}
+                "evaluation.": config.EvaluationConfig, "monitoring.": config.MonitoringConfig,
+                "governance.": config.GovernanceConfig}
     fields = {}
     for prefix, model in sections.items():
         for name, field in model.model_fields.items():

@@ -18,6 +18,7 @@ from mlcycle.core.config import PipelineConfig, load_config, load_pipelines
 from mlcycle.orchestration.assets import pipeline_asset
 from mlcycle.orchestration.notifiers import TaskFailureNotifier
 from mlcycle.orchestration.operators import (
+    AuditOperator,
     DriftAlertOperator,
     EvaluateOperator,
     IngestDatesOperator,
@@ -232,6 +233,20 @@ def monitor_dag(config: PipelineConfig) -> DAG:
         checks = MonitorOperator.partial(task_id="monitor", pipeline=config.name).expand(ds=dates.output)
         DriftAlertOperator(task_id="raise_drift", pipeline=config.name, results=checks.output,
                            trigger_rule="none_failed")
+    return dag
+
+
+def audit_dag(config: PipelineConfig) -> DAG:
+    """``audit_<p>``: who moved the champion, on a schedule (score and monitor also audit at their start)."""
+    governance = config.governance
+    when = f"on the schedule `{governance.audit_cron}` (UTC)" if governance.audit_cron else "by hand"
+    kwargs = _common(config, "audit", "Compare aliases `champion` and `previous` with the pipeline's last promotion "
+                     "record (written by register and rollback before they move an alias). A move the pipeline did "
+                     "not make is recorded in the promotion history as an incident, notified, and "
+                     f"{'reverted' if governance.on_manual_alias == 'revert' else 'left as is'} "
+                     f"(`governance.on_manual_alias: {governance.on_manual_alias}`).\n\nRuns {when}.")
+    with DAG(schedule=governance.audit_cron, max_active_runs=1, **kwargs) as dag:
+        AuditOperator(task_id="audit", pipeline=config.name)
     return dag
 
 
