@@ -89,11 +89,14 @@ def audit(config: PipelineConfig) -> dict[str, Any] | None:
     incident (once per difference) and, under ``on_manual_alias: revert``, set the aliases back.
 
     Holds the champion lock, so a promotion in flight (intent written, alias not yet moved) is never
-    taken for an incident. Returns the new incident record, else None."""
+    taken for an incident. The aliases are read before the intent: where a worker shares no lock (no
+    common state folder), a move in flight then shows as the pipeline's own target, which a revert only
+    completes. Returns the new incident record, else None."""
     name = config.model_name
     with registry.champion_lock(name):
+        aliases = {alias: registry.alias_version(name, alias) for alias in (registry.CHAMPION, registry.PREVIOUS)}
         expected = registry.expected_aliases(name)
-        found = {alias: registry.alias_version(name, alias) for alias in expected}
+        found = {alias: aliases[alias] for alias in expected}
         if found == expected:
             return None
         if config.governance.on_manual_alias == "alert":
