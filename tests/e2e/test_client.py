@@ -8,10 +8,10 @@ from mlcycle.tools.airflow_client import AirflowAPIError
 
 
 def test_a_logical_date_that_has_a_run_is_refused_with_what_to_do(stack):
-    day = "2013-01-02T00:00:00Z"  # landed and ingested by the seed: running it again changes nothing
-    if not any(r["logical_date"].startswith("2013-01-02") for r in stack.client.dag_runs("ingest_flights")):
-        stack.client.trigger("ingest_flights", logical_date=day)
+    dag_id, day = "audit_flights", "2013-01-02T00:00:00Z"  # the alias audit: running it changes nothing
+    if not any(r["logical_date"].startswith("2013-01-02") for r in stack.client.dag_runs(dag_id)):
+        stack.client.trigger(dag_id, logical_date=day)
     with pytest.raises(AirflowAPIError, match="has a run for the logical date .* already, and a date runs once: "
                                               "clear that run") as caught:
-        stack.client.trigger("ingest_flights", logical_date=day)
+        stack.client.trigger(dag_id, logical_date=day)
     assert caught.value.status == 409
