@@ -67,14 +67,16 @@ def test_rows_with_the_wrong_number_of_fields_are_quarantined_with_their_lines(
         day_csv: bytes, flights_config: PipelineConfig, expected: pd.DataFrame) -> None:
     lines = day_csv.decode().splitlines(keepends=True)
     extra, short = lines[3].replace(",", ",,", 1), ",".join(lines[7].split(",")[:5]) + "\n"
+    lines.insert(1, "x,y\n")  # line 2, right after the header
     lines.insert(4, extra)  # line 5
     lines.insert(301, short)  # line 302
     kept, _, malformed = ingest_file("".join(lines).encode(), flights_config, DAY, SOURCE)
     pd.testing.assert_frame_equal(kept, expected)  # the other rows, typed as without the bad ones
-    assert malformed["line"].tolist() == [5, 302]
-    assert malformed["fields"].tolist() == [21, 5]
-    assert malformed["text"].tolist() == [extra.rstrip("\n"), short.rstrip("\n")]
-    assert malformed[REASON_COLUMN].tolist() == ["line 5: 21 fields, the header has 20",
+    assert malformed["line"].tolist() == [2, 5, 302]
+    assert malformed["fields"].tolist() == [2, 21, 5]
+    assert malformed["text"].tolist() == ["x,y", extra.rstrip("\n"), short.rstrip("\n")]
+    assert malformed[REASON_COLUMN].tolist() == ["line 2: 2 fields, the header has 20",
+                                                 "line 5: 21 fields, the header has 20",
                                                  "line 302: 5 fields, the header has 20"]
 
 

@@ -82,22 +82,22 @@ def _decode(data: bytes, encoding: str, source: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _scan(lines: list[str], landing, source: str) -> tuple[int, list[tuple[int, int, int]]]:
-    """The header's field count and each record after it: (first line, last line, field count)."""
+def _scan(lines: list[str], landing, source: str) -> tuple[tuple[int, int], list[tuple[int, int, int]]]:
+    """The header's field count and last line, and each record after it: (first line, last line, field count)."""
     reader = csv.reader(lines, delimiter=landing.delimiter, quotechar=landing.quotechar)
-    records, last, header = [], 0, None
+    records, last, header = [], 0, (0, 0)
     try:
         for fields in reader:
             first, last = last + 1, reader.line_num
             if len(fields) <= 1 and not "".join(fields).strip():
                 continue  # a blank line, which pandas skips too
-            if header is None:
-                header = len(fields)
+            if header == (0, 0):
+                header = (len(fields), last)
             else:
                 records.append((first, last, len(fields)))
     except csv.Error as exc:
         raise IngestError(f"{source} is not a well-formed CSV: {exc} (line {reader.line_num})") from exc
-    return header or 0, records
+    return header, records
 
 
 def _csv(data: bytes, config: PipelineConfig, source: str) -> Parsed:
@@ -106,7 +106,7 @@ def _csv(data: bytes, config: PipelineConfig, source: str) -> Parsed:
     landing = config.landing
     text = _decode(data, landing.encoding, source)
     lines = io.StringIO(text, newline="").readlines()
-    expected, records = _scan(lines, landing, source)
+    (expected, header_end), records = _scan(lines, landing, source)
     bad = [r for r in records if r[2] != expected]
     if bad and bad[-1] == records[-1] and not text.endswith(("\n", "\r")):
         first, _, fields = bad[-1]
@@ -121,7 +121,6 @@ def _csv(data: bytes, config: PipelineConfig, source: str) -> Parsed:
                           "Check the export's delimiter and quoting (landing.delimiter, landing.quotechar)")
     good = [r for r in records if r[2] == expected]
     if bad:  # parse the header and the good records only
-        header_end = (good or bad)[0][0] - 1
         text = "".join(lines[:header_end]) + "".join("".join(lines[a - 1:b]) for a, b, _ in good)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=True, sep=landing.delimiter,
