@@ -36,6 +36,14 @@ def test_readiness_rules(mode, previous, current, ready):
     assert landing.is_ready(mode, previous, current, NOW, stable_seconds=60) is ready
 
 
+def test_a_stable_file_is_looked_at_again_when_it_comes_of_age():
+    assert landing.next_look_in("stable", FRESH, NOW, stable_seconds=8, poke_seconds=10) == 3  # 5 s old
+    assert landing.next_look_in("stable", FRESH, NOW, stable_seconds=60, poke_seconds=10) == 10
+    assert landing.next_look_in("stable", OLD, NOW, stable_seconds=60, poke_seconds=10) == 10
+    assert landing.next_look_in("stable", NONE, NOW, stable_seconds=60, poke_seconds=10) == 10
+    assert landing.next_look_in("marker", FRESH, NOW, stable_seconds=8, poke_seconds=10) == 10
+
+
 def test_an_unknown_mode_is_an_error():
     with pytest.raises(ValueError, match="unknown readiness mode"):
         landing.is_ready("soon", None, OLD, NOW, 60)

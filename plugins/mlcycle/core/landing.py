@@ -142,6 +142,12 @@ def is_ready(mode: str, previous: Look | None, current: Look, now: float, stable
     return unchanged and now - (current.mtime or now) >= stable_seconds
 
 
+def next_look_in(mode: str, current: Look, now: float, stable_seconds: float, poke_seconds: float) -> float:
+    """Seconds until the next look: ``poke_seconds``, or less when a ``stable`` file comes of age sooner."""
+    coming_of_age = current.mtime + stable_seconds - now if mode == "stable" and current.mtime is not None else 0
+    return max(0.5, min(poke_seconds, coming_of_age)) if coming_of_age > 0 else poke_seconds
+
+
 def timeout_message(uri: str, mode: str, minutes: float, last: Look | None, marker_uri: str | None = None) -> str:
     """Why the wait for ``uri`` gave up: which file, and what the last look saw."""
     waited = f"within {minutes:g} min (landing.timeout_minutes)"

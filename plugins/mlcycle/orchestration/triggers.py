@@ -61,4 +61,5 @@ class LandingFileTrigger(BaseTrigger):
                 return
             self.log.info("%s not ready yet (%s): %s", self.uri, self.mode, current)
             previous = current
-            await asyncio.sleep(max(0.0, min(self.poke_interval, self.deadline - now)))
+            pause = landing.next_look_in(self.mode, current, now, self.stable_seconds, self.poke_interval)
+            await asyncio.sleep(max(0.0, min(pause, self.deadline - now)))
