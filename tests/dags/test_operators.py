@@ -19,7 +19,7 @@ CASES = [
     (ops.IngestOperator, P, ("ds", "landing_uri")),
     (ops.LandingFileSensor, {"uri": "file:///x/{{ ds }}.csv"}, ("uri",)),
     (ops.ResolvePartitionsOperator, P, ("ds",)),
-    (ops.ValidateOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
+    (ops.ValidateOperator, {**P, "ds": "2013-01-02"}, ("ds", "accept_volume")),
     (ops.TrainOperator, P, ("window_end", "window_days", "estimator")),
     (ops.EvaluateOperator, P, ("version",)),
     (ops.RegisterOperator, P, ("version",)),

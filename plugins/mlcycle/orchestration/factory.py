@@ -57,8 +57,10 @@ def ingest_dag(config: PipelineConfig) -> DAG:
     """``ingest_<p>``: wait for the day's file, type it, write ``raw/<p>/ds=<ds>``, version it with DVC."""
     landing = lake.landing_file(config.landing.pattern)  # for the docs
     kwargs = _common(config, "ingest", "Wait for the day's file, type it, write `raw/<p>/ds=<ds>`, version it "
-                     f"with DVC.\n\nWaits for `{landing}`. Backfill a range from the trigger form (From / To), "
-                     f"or with `airflow backfill create --dag-id ingest_{config.name} --from-date ... --to-date ...`.")
+                     f"with DVC.\n\nWaits for `{landing}` until it is ready (`landing.ready`: {config.landing.ready}). "
+                     "Backfill a range from the trigger form (From / To), or with `airflow backfill create --dag-id "
+                     f"ingest_{config.name} --from-date ... --to-date ...`. A corrected file for a day already "
+                     "ingested: run the day again (From = To = the day); validate, score and monitor redo that day.")
     kwargs.update(catchup=config.schedule.catchup, max_active_runs=4)
     params = {
         "from_date": Param(None, type=["null", "string"], format="date", title="From (backfill)",
@@ -70,7 +72,8 @@ def ingest_dag(config: PipelineConfig) -> DAG:
         dates = IngestDatesOperator(task_id="dates", last_day=str(config.schedule.end_date or ""),
                                     config_file=str(settings.pipelines_dir() / f"{config.name}.yaml"))
         wait = LandingFileSensor.partial(task_id="wait_for_file", poke_interval=config.landing.poke_seconds,
-                                         timeout=config.landing.timeout_minutes * 60
+                                         timeout=config.landing.timeout_minutes * 60, ready=config.landing.ready,
+                                         stable_seconds=config.landing.stable_seconds, marker=config.landing.marker,
                                          ).expand(uri=dates.output.map(_landing_uri(config)))
         ingest = IngestOperator.partial(task_id="ingest", pipeline=config.name,
                                         outlets=[pipeline_asset("raw", config.name)]).expand(ds=dates.output)
@@ -108,8 +111,10 @@ def validate_dag(config: PipelineConfig) -> DAG:
     """``validate_<p>``: GX suite on each new raw partition; failing rows to quarantine, the rest published."""
     kwargs = _common(config, "validate", "GX suite on each new raw partition; failing rows to quarantine, the rest "
                      "published.\n\nRuns when `raw." + config.name + "` gets new partitions, or by hand for one date.")
-    with DAG(schedule=[pipeline_asset("raw", config.name)], params={"ds": _ds_param("Validate", "raw")},
-             max_active_runs=1, **kwargs) as dag:
+    params = {"ds": _ds_param("Validate", "raw"), "accept_volume": Param(
+        False, type="boolean", title="Accept an unusual row count",
+        description="Skip the volume check (validation.volume_*) in this run: for a day you know is right.")}
+    with DAG(schedule=[pipeline_asset("raw", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
         dates = ResolvePartitionsOperator(task_id="partitions", pipeline=config.name)
         ValidateOperator.partial(task_id="validate", pipeline=config.name,
                                  outlets=[pipeline_asset("validated", config.name)]).expand(ds=dates.output)
