@@ -91,24 +91,65 @@ def test_ingest_dag_waits_for_the_s3_key_then_writes_the_lake_on_s3(ingested_by_
     assert not (testbed.state / "lake").exists(), "nothing may be written to a local lake in S3 mode"
 
 
-def test_the_sensors_s3_key_trigger_fires_only_once_the_key_lands(testbed):
-    """The trigger the sensor defers with, run as the triggerer runs it, against S3 on moto."""
+def _fires_only_after(trigger, step) -> dict:
+    """Run ``trigger`` as the triggerer does: no event within 3 s, then ``step`` (in a thread), then its event."""
     import asyncio
-
-    from mlcycle.orchestration.operators import LandingFileSensor
-
-    ds = "2013-01-20"
-    trigger = LandingFileSensor(task_id="wait", uri=f"s3://landing/{testbed.config.landing_path(ds)}",
-                                poke_interval=1)._trigger()
 
     async def scenario():
         first_event = asyncio.ensure_future(anext(trigger.run()))
         done, _ = await asyncio.wait({first_event}, timeout=3)
-        assert not done, f"fired before the key existed: {first_event.result().payload}"
-        await asyncio.to_thread(_land, testbed.config, ds)
+        assert not done, f"fired too early: {first_event.result().payload}"
+        await asyncio.to_thread(step)
         return await asyncio.wait_for(first_event, timeout=300)
 
-    assert asyncio.run(scenario()).payload == {"status": "success"}
+    return asyncio.run(scenario()).payload
+
+
+def test_the_sensors_trigger_fires_only_once_the_key_lands(testbed):
+    """``exists``, the default on S3: the trigger the sensor defers with, against S3 on moto."""
+    from mlcycle.orchestration.operators import LandingFileSensor
+
+    ds = "2013-01-20"
+    sensor = LandingFileSensor(task_id="wait", uri=f"s3://landing/{testbed.config.landing_path(ds)}", poke_interval=1)
+    assert sensor.ready_mode == "exists"
+    event = _fires_only_after(sensor._trigger(), lambda: _land(testbed.config, ds))
+    assert event["status"] == "success"
+    assert event["look"]["size"] > 0
+
+
+def test_with_a_marker_the_trigger_waits_for_the_marker_not_the_key(testbed):
+    from mlcycle.core import storage
+    from mlcycle.orchestration.operators import LandingFileSensor
+
+    ds = "2013-01-21"
+    uri = _land(testbed.config, ds)  # the key is there from the start
+    sensor = LandingFileSensor(task_id="wait", uri=uri, poke_interval=1, ready="marker", marker="{file}.done")
+    event = _fires_only_after(sensor._trigger(), lambda: storage.write_bytes_atomic(f"{uri}.done", b""))
+    assert event["look"]["marker"] is True
+
+
+def test_a_file_unlike_its_manifest_is_refused_on_s3_and_the_landed_key_kept(testbed):
+    """A contract class on S3: the quarantine copies (file, manifest, reason) go to the S3 lake."""
+    import json
+
+    from mlcycle.core import lake, storage
+    from mlcycle.core.ingest import IngestError
+    from mlcycle.stages import ingestion
+
+    ds = "2013-01-22"
+    uri = _land(testbed.config, ds)
+    storage.write_bytes_atomic(f"{uri}.manifest.json", json.dumps({"rows": 5000}).encode())
+    before = testbed.moto.client("s3").head_object(Bucket="landing", Key=uri.removeprefix("s3://landing/"))
+    with pytest.raises(IngestError, match="is not the file its manifest .* describes: rows"):
+        ingestion.ingest_day(testbed.config, ds)
+    quarantine = lake.quarantine(PIPELINE, ds, "file")
+    assert "where the manifest says 5000" in json.loads(storage.read_bytes(f"{quarantine}/reason.json"))["reason"]
+    name = uri.rsplit("/", 1)[-1]
+    assert storage.read_bytes(f"{quarantine}/{name}") == storage.read_bytes(uri)
+    assert storage.exists(f"{quarantine}/{name}.manifest.json")
+    after = testbed.moto.client("s3").head_object(Bucket="landing", Key=uri.removeprefix("s3://landing/"))
+    assert (after["ETag"], after["LastModified"]) == (before["ETag"], before["LastModified"]), "landed key untouched"
+    assert ds not in storage.list_partitions("raw", PIPELINE)
 
 
 @pytest.fixture(scope="module")

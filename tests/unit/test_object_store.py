@@ -50,19 +50,22 @@ def test_dvc_remote_config_carries_endpoint_and_credentials_only_for_s3(aws_conn
         "access_key_id": "AKIDTEST", "secret_access_key": "s3cr3t"}
 
 
-def test_landing_sensor_defers_with_the_trigger_of_its_scheme(aws_conn):
-    from airflow.providers.amazon.aws.triggers.s3 import S3KeyTrigger
-    from airflow.providers.standard.triggers.file import FileTrigger
+def test_landing_sensor_defers_with_the_rule_of_its_scheme(aws_conn):
+    import importlib
 
     from mlcycle.orchestration.operators import LandingFileSensor
 
     s3 = LandingFileSensor(task_id="s3", uri="s3://landing/flights/flights_2013-01-01.csv", poke_interval=7)._trigger()
-    assert isinstance(s3, S3KeyTrigger)
-    assert (s3.bucket_name, s3.bucket_key, s3.aws_conn_id, s3.poke_interval) == (
-        "landing", "flights/flights_2013-01-01.csv", "aws_default", 7)
-    local = LandingFileSensor(task_id="file", uri="file:///landing/flights_2013-01-01.csv")._trigger()
-    assert isinstance(local, FileTrigger)
-    assert local.filepath == "/landing/flights_2013-01-01.csv"
+    classpath, kwargs = s3.serialize()
+    module, _, name = classpath.rpartition(".")
+    assert getattr(importlib.import_module(module), name) is type(s3), "the triggerer imports it by its classpath"
+    assert (kwargs["uri"], kwargs["mode"], kwargs["poke_interval"]) == ("s3://landing/flights/flights_2013-01-01.csv",
+                                                                        "exists", 7)
+    local = LandingFileSensor(task_id="file", uri="file:///landing/flights_2013-01-01.csv", stable_seconds=9,
+                              ready="auto")._trigger().serialize()[1]
+    assert (local["mode"], local["stable_seconds"], local["marker_uri"]) == ("stable", 9, None)
+    marked = LandingFileSensor(task_id="m", uri="s3://landing/f/x_1.csv", ready="marker", marker="_SUCCESS")
+    assert marked._trigger().serialize()[1]["marker_uri"] == "s3://landing/f/_SUCCESS"
 
 
 def test_drift_asset_has_no_watcher_without_a_queue(monkeypatch):

@@ -6,6 +6,7 @@ against the session's metadata DB (revoked tokens); the lake is a real ``file://
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -53,6 +54,26 @@ def test_the_ui_session_cookie_or_a_bearer_token_is_accepted(client, lake, token
     assert "50%" in index
     assert "/mlcycle/reports/flights/gate/v3" in index
     assert "roc_auc: below the champion" in index
+
+
+def test_the_overview_lists_the_quarantine_with_its_reasons(client, state, token, day_csv, flights_config):
+    """What ingest refused (a file) and set aside (rows), as the ingest step leaves it in the lake; escaped."""
+    from mlcycle import settings
+    from mlcycle.core import lake, storage
+    from mlcycle.core.ingest import IngestError
+    from mlcycle.stages import ingestion
+
+    for ds, data in (("2013-01-02", day_csv[:-30]), ("2013-01-03", day_csv.replace(b"\n", b"\n<b>x</b>,1\n", 1))):
+        storage.write_bytes_atomic(lake.landing_file(flights_config.landing_path(ds), settings.landing_uri()),
+                                   data.replace(b"2013-01-02", ds.encode()))
+        with contextlib.suppress(IngestError):
+            ingestion.ingest_day(flights_config, ds)
+    page = client.get("/mlcycle/reports/", headers=_auth(token)).text
+    assert "Quarantine" in page
+    assert "flights_2013-01-02.csv" in page
+    assert "is truncated: its last line (944)" in page
+    assert "<td>2013-01-03</td><td>malformed</td><td>1 rows</td><td>line 2: 2 fields, the header has 20" in page
+    assert "<b>" not in page
 
 
 def _framed(client, token: str, path: str):

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlcycle import settings
 from mlcycle.core.catalogue import ESTIMATORS, TaskType, estimators_for, metrics_for
+from mlcycle.core.landing import LandingConfig
 from mlcycle.errors import DataError
 
 ColumnType = Literal["int", "float", "string", "bool", "date", "datetime"]
@@ -30,30 +31,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LandingConfig(_Strict):
-    """Where the daily file arrives, relative to the landing root."""
-
-    pattern: str = Field(description="Relative path of the daily file; must contain '{ds}'.")
-    timeout_minutes: int = Field(60, ge=1, description="How long the sensor waits for the file.")
-    poke_seconds: int = Field(30, ge=1, description="How often the sensor looks.")
-
-    @field_validator("pattern")
-    @classmethod
-    def _inside_landing_root(cls, value: str) -> str:
-        path = PurePosixPath(value)
-        if "{ds}" not in value:
-            raise ValueError("must contain '{ds}' so each day has its own file")
-        if path.is_absolute() or "://" in value or ".." in path.parts:
-            raise ValueError(
-                "must be a relative path inside the landing root (no leading '/', no '..', no scheme)"
-            )
-        try:
-            value.format(ds="2000-01-01", pipeline="p")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"only the placeholders {{ds}} and {{pipeline}} are allowed, found {exc}") from exc
-        return value
-
-
 class ScheduleConfig(_Strict):
     """When the ingest DAG runs. ``end_date`` bounds a historical replay."""
 
@@ -61,6 +38,8 @@ class ScheduleConfig(_Strict):
     start_date: dt.date
     end_date: dt.date | None = None
     catchup: bool = False
+    paused_upon_creation: bool = Field(False, description="The pipeline's DAGs start paused: nothing runs until "
+                                                          "a person unpauses them (the scaffold sets it).")
 
     @model_validator(mode="after")
     def _ordered(self) -> ScheduleConfig:
@@ -76,6 +55,19 @@ class ValidationConfig(_Strict):
     max_quarantine_share: float = Field(0.05, ge=0, le=1, description="Above this failing share the batch fails.")
     notify_quarantine_share: float = Field(0.05, ge=0, le=1, description="Above this share a quarantine "
                                                                          "notification goes out.")
+    # Volume: a day's row count against the median of the validated days before it.
+    volume_min_ratio: float = Field(0.5, ge=0, description="Below this share of the recent median, validation fails.")
+    volume_max_ratio: float | None = Field(2.0, gt=0, description="Above this multiple of the median, it fails.")
+    volume_window_days: int = Field(14, ge=1, description="How many validated days before the day make the median.")
+    volume_min_days: int = Field(7, ge=1, description="The check starts once this many days are validated.")
+
+    @model_validator(mode="after")
+    def _volume_bounds(self) -> ValidationConfig:
+        if self.volume_max_ratio is not None and self.volume_max_ratio <= self.volume_min_ratio:
+            raise ValueError("volume_max_ratio must be above volume_min_ratio")
+        if self.volume_min_days > self.volume_window_days:
+            raise ValueError("volume_min_days cannot be more than volume_window_days")
+        return self
 
 
 class TrainingConfig(_Strict):
@@ -142,6 +134,18 @@ class MonitoringConfig(_Strict):
                                                          "this many minutes are recorded and skipped.")
 
 
+class GovernanceConfig(_Strict):
+    """What a champion must carry to be used, and what happens when someone else moves it."""
+
+    require_approval: bool = Field(False, description="A champion must also carry the version tag "
+                                                      "approval=approved to be promoted, scored or monitored.")
+    on_manual_alias: Literal["revert", "alert"] = Field(
+        "revert", description="A move of champion or previous the pipeline did not make is recorded and notified; "
+                              "revert: the aliases go back to what the pipeline last set; alert: they stay.")
+    audit_cron: str | None = Field("*/10 * * * *", description="Schedule of audit_<p> (UTC); null: by hand only. "
+                                                               "Score and monitor audit at their start anyway.")
+
+
 class PipelineConfig(_Strict):
     """One model pipeline: its data contract and the settings of every stage."""
 
@@ -161,6 +165,7 @@ class PipelineConfig(_Strict):
     training: TrainingConfig | None = None
     evaluation: EvaluationConfig = EvaluationConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     @model_validator(mode="after")
     def _columns_declared(self) -> PipelineConfig:
@@ -195,7 +200,7 @@ class PipelineConfig(_Strict):
     @property
     def stages(self) -> list[str]:
         """The DAGs this pipeline gets: ``<stage>_<name>``."""
-        model_stages = ["train", "evaluate", "register", "rollback", "score", "monitor"]
+        model_stages = ["train", "evaluate", "register", "rollback", "score", "monitor", "audit"]
         return ["ingest", "validate"] + (model_stages if self.training else [])
 
     @property

@@ -1,60 +1,38 @@
-"""Read a landed CSV, check its contract, normalise its types.
+"""Read a landed file, check its contract, normalise its types.
 
-A file that cannot be trusted as a whole (empty, not UTF-8, missing or unexpected columns, wrong
-types, wrong date) raises :class:`IngestError`; single bad rows (exact duplicates, rows of another
-day) are set aside for quarantine with a reason. The landed file itself is never modified.
+A file that cannot be trusted as a whole (empty, not in its encoding, truncated, too many malformed
+rows, not what its manifest says, missing or unexpected columns, wrong types, wrong date) raises
+:class:`IngestError`; single bad rows (a wrong number of fields, exact duplicates, rows of another day)
+are set aside for quarantine with a reason. The landed file itself is never modified.
 """
 
 from __future__ import annotations
 
-import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mlcycle.core.config import PipelineConfig
-from mlcycle.errors import DataError
+from mlcycle.core.formats import MAX_EXAMPLES, IngestError, check_manifest, parse
 
 if TYPE_CHECKING:
     import pandas as pd
 
 REASON_COLUMN = "_quarantine_reason"
-MAX_EXAMPLES = 3
 
 
-class IngestError(DataError):
-    """The landed file cannot be ingested; the message says what is wrong and how to fix it."""
+class Ingested(NamedTuple):
+    """One landed file, ingested: typed rows kept, typed rows quarantined, malformed rows (by line)."""
 
-
-def parse_csv(data: bytes, config: PipelineConfig, source: str) -> pd.DataFrame:
-    """Decode and parse the landed bytes as text columns, checking the header against the config."""
-    import pandas as pd
-
-    if not data.strip():
-        raise IngestError(f"{source} is empty; ask the producer to re-send the day's export")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{source} is not valid UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start}); "
-                          "re-export the file as UTF-8") from exc
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=True)
-    except pd.errors.ParserError as exc:
-        raise IngestError(f"{source} is not a well-formed CSV: {exc}") from exc
-    missing = [c for c in config.columns if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in config.columns]
-    if missing or extra:
-        raise IngestError(
-            f"{source} does not match the schema of pipeline '{config.name}': "
-            f"missing columns {missing}, unexpected columns {extra}. Fix the export, or update "
-            f"'columns' in include/pipelines/{config.name}.yaml and its expectation suite")
-    if frame.empty:
-        raise IngestError(f"{source} has a header but no rows: an empty batch is not ingested; "
-                          "re-send the export once the day has data")
-    return frame[list(config.columns)]
+    kept: pd.DataFrame
+    quarantined: pd.DataFrame
+    malformed: pd.DataFrame
 
 
 def cast_column(values: pd.Series, kind: str) -> pd.Series:
+    """Text (or, from parquet, typed values) as the column's type; what does not parse becomes null."""
     import pandas as pd
 
+    if pd.api.types.is_datetime64_any_dtype(values) or (kind == "bool" and pd.api.types.is_bool_dtype(values)):
+        return _cast_typed(values, kind)
     if kind == "int":
         numbers = pd.to_numeric(values, errors="coerce", dtype_backend="numpy_nullable")
         fits = (numbers % 1 == 0) & (numbers.abs() < 2**63)  # 1.5 or 1e20 is no int64: it fails to parse
@@ -62,6 +40,7 @@ def cast_column(values: pd.Series, kind: str) -> pd.Series:
     if kind == "float":
         return pd.to_numeric(values, errors="coerce").astype("float64")
     if kind == "bool":
+        values = values if pd.api.types.is_object_dtype(values) else values.astype("string")
         return values.str.lower().map({"true": True, "false": False, "1": True, "0": False}).astype("boolean")
     if kind == "date":
         return pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
@@ -70,15 +49,30 @@ def cast_column(values: pd.Series, kind: str) -> pd.Series:
     return values.astype("string")
 
 
-def normalise(frame: pd.DataFrame, config: PipelineConfig, source: str) -> pd.DataFrame:
-    """Cast every column to its configured type; any value that does not parse is an error."""
+def _cast_typed(values: pd.Series, kind: str) -> pd.Series:
+    """Typed values of a parquet file: booleans, and timestamps (a date must be a midnight)."""
+    if kind == "bool":
+        return values.astype("boolean")
+    utc = values.dt.tz_convert("UTC") if values.dt.tz is not None else values.dt.tz_localize("UTC")
+    if kind == "datetime":
+        return utc.astype("datetime64[ns, UTC]")
+    naive = utc.dt.tz_localize(None).astype("datetime64[ns]")
+    if kind == "date":
+        return naive.where(naive == naive.dt.normalize())
+    return values.astype("string") if kind == "string" else values.where(values.isna())  # no number is a time
+
+
+def normalise(frame: pd.DataFrame, config: PipelineConfig, source: str, unit: str = "line") -> pd.DataFrame:
+    """Cast every column to its configured type; any value that does not parse is an error.
+
+    ``frame``'s index is where each row stands in the file, called ``unit`` in the message."""
     out = frame.copy()
     problems = []
     for column, kind in config.columns.items():
         cast = cast_column(frame[column], kind)
         bad = frame[column].notna() & cast.isna()
         if bad.any():
-            rows = [f"line {i + 2}: {frame[column][i]!r}" for i in bad[bad].index[:MAX_EXAMPLES]]
+            rows = [f"{unit} {i}: {frame[column][i]!r}" for i in bad[bad].index[:MAX_EXAMPLES]]
             problems.append(f"column '{column}' expects {kind} but {int(bad.sum())} value(s) do not parse "
                             f"({', '.join(rows)})")
         out[column] = cast
@@ -108,8 +102,24 @@ def split_rows(frame: pd.DataFrame, config: PipelineConfig, ds: str, source: str
     return frame[~rejected].reset_index(drop=True), quarantined.reset_index(drop=True)
 
 
+def ingest_file(data: bytes, config: PipelineConfig, ds: str, source: str, manifest: bytes | None = None,
+                manifest_uri: str = "") -> Ingested:
+    """The whole ingest of one landed file: parse (checking its manifest, when there is one), normalise, split."""
+    import pandas as pd
+
+    parsed = parse(data, config, source)
+    if manifest is not None:
+        check_manifest(manifest, data, parsed, source, manifest_uri)
+    kept, quarantined = split_rows(normalise(parsed.frame, config, source, parsed.unit), config, ds, source)
+    malformed = parsed.malformed.assign(**{REASON_COLUMN: pd.Series(
+        [f"line {line}: {fields} fields, the header has {len(parsed.frame.columns)}"
+         for line, fields in zip(parsed.malformed["line"], parsed.malformed["fields"], strict=True)],
+        index=parsed.malformed.index, dtype="string")})
+    return Ingested(kept, quarantined, malformed)
+
+
 def ingest_bytes(data: bytes, config: PipelineConfig, ds: str, source: str
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The whole ingest of one landed file: parse, normalise, split. Returns (kept, quarantined)."""
-    frame = normalise(parse_csv(data, config, source), config, source)
-    return split_rows(frame, config, ds, source)
+    """The typed rows of :func:`ingest_file`: (kept, quarantined); its malformed rows are left out."""
+    kept, quarantined, _ = ingest_file(data, config, ds, source)
+    return kept, quarantined

@@ -71,6 +71,11 @@ def reports() -> str:
     return f"{root()}/reports"
 
 
+def quarantined() -> str:
+    """Folder holding one sub-folder of quarantined files and rows per pipeline."""
+    return f"{root()}/quarantine"
+
+
 def dvc_path(partition_uri: str) -> str:
     """Where a partition's data file sits in the DVC workspace: its path relative to the lake root."""
     prefix = f"{root()}/"

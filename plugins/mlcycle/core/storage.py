@@ -37,6 +37,19 @@ def exists(uri: str) -> bool:
     return fs.exists(path)
 
 
+def stat(uri: str) -> tuple[int, float] | None:
+    """Size in bytes and modification time (epoch seconds) of a file; None when there is no such file."""
+    fs, path = _fs(uri)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None
+    if info.get("type") == "directory":
+        return None
+    modified = info.get("mtime", info.get("LastModified"))  # local file systems; S3
+    return int(info["size"]), float(modified.timestamp() if hasattr(modified, "timestamp") else modified)
+
+
 def read_bytes(uri: str) -> bytes:
     fs, path = _fs(uri)
     return fs.cat_file(path)

@@ -8,7 +8,8 @@ gives each its own log under ``<state>/logs`` and restarts any that exits, with 
 the stack runs. All state lives under ``$MLCYCLE_HOME`` (default ``<repo>/.state``).
 
 ``$MLCYCLE_DATABASE=sqlite`` is the opt-in for SQLite instead of PostgreSQL (development only: see
-:data:`SQLITE_WARNING`).
+:data:`SQLITE_WARNING`). With ``MLCYCLE_MLFLOW_AUTH=1``, MLflow runs behind its basic-auth app: an admin
+and the pipeline's service account, with passwords generated once per state folder; everyone else reads only.
 
 Usage: ``python -m mlcycle.tools.runtime {start,stop,status,env}``
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcycle import settings
-from mlcycle.tools import postgres, stack
+from mlcycle.tools import mlflow_auth, postgres, stack
 
 USERNAME = "admin"
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -50,12 +51,14 @@ class Runtime:
     database_url: str | None = None  # an external PostgreSQL server instead of the embedded one
     parallelism: int = 4  # LocalExecutor task slots: sized for 2 cores (see the README, "Sizing")
     with_mlflow: bool = True
+    mlflow_auth: bool = False  # MLflow behind its basic-auth app
     config: Mapping[str, str] = field(default_factory=dict)  # more AIRFLOW__* settings (tests: short timeouts)
 
     @classmethod
     def from_env(cls) -> Runtime:
         return cls(settings.state_dir(), *settings.embedded_ports(), database=settings.embedded_database(),
-                   database_url=settings.database_url(), parallelism=settings.embedded_parallelism())
+                   database_url=settings.database_url(), parallelism=settings.embedded_parallelism(),
+                   mlflow_auth=settings.mlflow_auth())
 
     @property
     def airflow_url(self) -> str:
@@ -82,16 +85,33 @@ class Runtime:
         return self.database == "postgres" and not self.database_url
 
     def password(self) -> str:
-        """The admin password, generated once per state folder and kept in the passwords file."""
-        return self._secret("passwords.json", USERNAME, lambda: secrets.token_urlsafe(12))
+        """The Airflow admin's password, generated once per state folder and kept in the passwords file."""
+        return _generated(self.airflow_home / "passwords.json", USERNAME)[USERNAME]
 
-    def _secret(self, file: str, key: str, make: Any) -> str:
-        path = self.airflow_home / file
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({key: make()}))
-            path.chmod(0o600)
-        return json.loads(path.read_text())[key]
+    def mlflow_secrets(self) -> dict[str, str]:
+        """MLflow's admin and service account passwords and its auth app's secret key, generated once."""
+        return _generated(self.home / "mlflow" / "auth.json", USERNAME, "service", "secret_key")
+
+    def service_account(self) -> tuple[str, str]:
+        """The pipeline's MLflow username and password (with auth)."""
+        return settings.mlflow_service_account()[0], self.mlflow_secrets()["service"]
+
+    def client_env(self) -> dict[str, str]:
+        """How a client reaches this MLflow: its URL, and with auth the pipeline's service account."""
+        env = {"MLFLOW_TRACKING_URI": self.mlflow_url}
+        if self.mlflow_auth:
+            env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = self.service_account()
+        return env
+
+    def server_env(self, name: str) -> dict[str, str]:
+        """What one component alone gets: the auth app's settings and admin password go to MLflow only."""
+        if name != "mlflow" or not self.mlflow_auth:
+            return {}
+        folder, generated = self.home / "mlflow", self.mlflow_secrets()
+        config = mlflow_auth.write_config(folder / "basic_auth.ini", f"sqlite:///{folder / 'auth.db'}", USERNAME)
+        return {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_USERNAME": USERNAME,
+                "MLFLOW_AUTH_ADMIN_PASSWORD": generated[USERNAME],
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": generated["secret_key"]}
 
     def database_uri(self, name: str) -> str:
         """The SQLAlchemy URL of database ``name`` (``airflow`` or ``mlflow``)."""
@@ -103,9 +123,9 @@ class Runtime:
     def env(self) -> dict[str, str]:
         """Environment of every component and task: the stack's (:func:`stack.stack_env`), the embedded
         Airflow's own settings, sizing for 2 cores, and ``config``."""
-        jwt = self._secret("jwt_secret.json", "jwt_secret", lambda: secrets.token_urlsafe(64))
-        fernet = self._secret("fernet_key.json", "fernet_key",
-                              lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
+        jwt = _generated(self.airflow_home / "jwt_secret.json", "jwt_secret", size=64)["jwt_secret"]
+        fernet = _generated(self.airflow_home / "fernet_key.json", "fernet_key",
+                            make=lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())["fernet_key"]
         return {
             **stack.stack_env(self.home, self.airflow_home, self.database_uri("airflow")),
             **stack.embedded_airflow_env(self.airflow_port, self.airflow_home / "passwords.json", USERNAME),
@@ -113,7 +133,7 @@ class Runtime:
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
             "AIRFLOW__API_AUTH__JWT_SECRET": jwt,
             "AIRFLOW__CORE__FERNET_KEY": fernet,
-            "MLFLOW_TRACKING_URI": self.mlflow_url,
+            **self.client_env(),
             **({"MLCYCLE_DATABASE_URL": self.database_url} if self.database_url else {}),
             **self.config,
         }
@@ -130,8 +150,8 @@ class Runtime:
                           "gate": "oneshot"})
         if self.with_mlflow:
             found.append({"name": "mlflow", "argv": stack.mlflow_command(
-                self.mlflow_port, self.database_uri("mlflow"), str(self.home / "mlflow" / "artifacts")),
-                "watch": f"http:{self.mlflow_url}/health"})
+                self.mlflow_port, self.database_uri("mlflow"), str(self.home / "mlflow" / "artifacts"),
+                self.mlflow_auth), "watch": f"http:{self.mlflow_url}/health"})
         found += [{"name": "migrate", "argv": [airflow, "db", "migrate"], "gate": "oneshot"},
                   {"name": "api-server", "argv": [airflow, "api-server"], "env": stack.API_SERVER_POOL,
                    "watch": f"http:{self.airflow_url}/api/v2/monitor/health"},
@@ -150,6 +170,19 @@ class Runtime:
         from mlcycle.tools import control
 
         return control.health(self)
+
+
+def _generated(path: Path, *names: str, size: int = 18, make: Any = None) -> dict[str, str]:
+    """Secrets kept in ``path`` (JSON, readable by its owner only), each generated the first time it is asked
+    for: ``make()``, else ``size`` random bytes, URL-safe."""
+    known = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in names if name not in known]
+    if missing:
+        known.update({name: make() if make else secrets.token_urlsafe(size) for name in missing})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(known))
+    return known
 
 
 class RuntimeErrorWithFix(RuntimeError):
@@ -183,8 +216,9 @@ def stop(rt: Runtime) -> None:
 
 
 def banner(rt: Runtime) -> str:
+    mlflow_login = f"   login {USERNAME} / {rt.mlflow_secrets()[USERNAME]}" if rt.mlflow_auth else ""
     return (f"Airflow UI   {rt.airflow_url}   login {USERNAME} / {rt.password()}\n"
-            f"MLflow UI    {rt.mlflow_url}\n"
+            f"MLflow UI    {rt.mlflow_url}{mlflow_login}\n"
             f"State folder {rt.home}  (make clean resets it); logs {rt.logs}; `make status` shows each component")
 
 

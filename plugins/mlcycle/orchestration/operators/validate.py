@@ -13,6 +13,7 @@ from mlcycle.orchestration.operators.base import PipelineOperator, trigger_extra
 class ResolvePartitionsOperator(PipelineOperator):
     """List the dates a run of ``stage`` (validate, score, monitor) must handle (see
     :func:`mlcycle.stages.policy.days_to_handle`: the ``ds`` Param, else what the lake says is pending).
+    For score and monitor, the champion is audited and checked first (:meth:`guard_champion`).
 
     Returns a list for dynamic task mapping; an empty list skips the mapped task.
     """
@@ -27,6 +28,8 @@ class ResolvePartitionsOperator(PipelineOperator):
     def run(self, context: Context) -> list[str]:
         from mlcycle.stages import policy
 
+        if self.stage in ("score", "monitor"):  # the start of every consumer of the champion
+            self.guard_champion(context)
         event_days = {extra["ds"] for extra in trigger_extras(context) if "ds" in extra}
         work = policy.days_to_handle(self.config, self.stage, self.optional(self.ds), event_days)
         self.log.info("%s", work.reason)
@@ -37,22 +40,27 @@ class ValidateOperator(PipelineOperator):
     """Run the pipeline's GX suite on ``raw/<pipeline>/ds=<ds>``.
 
     Failing rows go to quarantine with the expectations they failed; the batch fails (nothing
-    published) on a table-level failure or when too many rows fail. Passing rows are written to
+    published) on a table-level failure, when too many rows fail, or when the day's row count is far
+    from the recent normal (unless ``accept_volume``, the Param of the same name, is true). Passing rows are written to
     ``validated/<pipeline>/ds=<ds>`` and the ``validated.<pipeline>`` Asset is emitted.
     """
 
-    template_fields: Sequence[str] = ("ds",)
+    template_fields: Sequence[str] = ("ds", "accept_volume")
     ui_color = "#fff4d6"
     emits = "validated"
 
-    def __init__(self, *, ds: str, **kwargs: Any) -> None:
+    def __init__(self, *, ds: str, accept_volume: str | bool = "{{ params.accept_volume | default(false) }}",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ds = ds
+        self.accept_volume = accept_volume
 
     def run(self, context: Context) -> dict[str, Any]:
         from mlcycle.stages import ingestion
 
-        result = ingestion.validate_day(self.config, self.ds, f"{self.pipeline}-{self.ds}-{context['run_id']}")
+        accept = str(self.accept_volume).lower() == "true"
+        result = ingestion.validate_day(self.config, self.ds, f"{self.pipeline}-{self.ds}-{context['run_id']}",
+                                        accept_volume=accept)
         self.emit(context, result)
         self._notify_quarantine(result, context)
         return result

@@ -2,7 +2,7 @@
 
 Routes, under the prefix where Airflow mounts the app (``/mlcycle``)::
 
-    /reports/                           overview of every pipeline's reports            login
+    /reports/                           overview of every pipeline's reports and quarantine login
     /reports/<p>/drift/<ds>             banner + sandboxed frame of a day's drift report  login
     /reports/<p>/drift/<ds>/json        that report's JSON                               login
     /reports/<p>/gate/v<n>              banner + sandboxed frame of a version's gate report login
@@ -37,6 +37,7 @@ from mlcycle.orchestration.ui.auth import NotAuthenticated, login_url, require_u
 PIPELINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 VERSION = re.compile(r"^v(\d{1,9})$")
+QUARANTINE_DAYS = 30  # the overview lists the quarantine of this many latest days per pipeline
 
 
 def _base(request: Request) -> str:
@@ -80,6 +81,24 @@ def _gate_versions(pipeline: str) -> list[dict[str, Any]]:
     return sorted(versions, key=lambda v: v["version"], reverse=True)
 
 
+def _quarantine(pipeline: str) -> list[dict[str, Any]]:
+    """What ingest and validate set aside on the latest days: per day and stage, what (a file, or rows) and why."""
+    days = sorted((n.removeprefix("ds=") for n in storage.list_names(lake.zone("quarantine", pipeline))
+                   if DAY.match(n.removeprefix("ds="))), reverse=True)
+    entries = []
+    for ds in days[:QUARANTINE_DAYS]:
+        for stage in storage.list_names(lake.partition("quarantine", pipeline, ds)):
+            folder = lake.quarantine(pipeline, ds, stage)
+            if stage == "file":
+                reason = json.loads(_read(f"{folder}/reason.json") or b"{}")
+                what, reasons = reason.get("source", "").rsplit("/", 1)[-1], {reason.get("reason", "?"): None}
+            else:
+                meta = json.loads(_read(f"{folder}/{lake.MANIFEST_FILE}") or b"{}")
+                what, reasons = f"{meta.get('rows', '?')} rows", meta.get("reasons") or {}
+            entries.append({"ds": ds, "stage": stage, "what": what, "reasons": reasons})
+    return entries
+
+
 def _report_file(kind: str, pipeline: str, key: str) -> str | None:
     """URI of a published report's HTML (``kind`` drift: ``key`` a day; gate: a version number)."""
     if not PIPELINE.match(pipeline):
@@ -99,8 +118,9 @@ def _report_file(kind: str, pipeline: str, key: str) -> str | None:
 
 
 def _index(request: Request) -> HTMLResponse:
-    pipelines = [p for p in storage.list_names(lake.reports()) if PIPELINE.match(p)]
-    return pages.overview(_base(request), {p: (_drift_days(p), _gate_versions(p)) for p in pipelines})
+    names = {*storage.list_names(lake.reports()), *storage.list_names(lake.quarantined())}
+    pipelines = sorted(p for p in names if PIPELINE.match(p))
+    return pages.overview(_base(request), {p: (_drift_days(p), _gate_versions(p), _quarantine(p)) for p in pipelines})
 
 
 def _drift_report(request: Request, pipeline: str, ds: str) -> Response:

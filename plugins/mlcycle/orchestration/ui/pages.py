@@ -90,13 +90,28 @@ def _gate_rows(base: str, pipeline: str, gates: list[dict[str, Any]]) -> str:
             if rows else "<p class='muted'>none yet</p>")
 
 
-def overview(base: str, pipelines: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]) -> HTMLResponse:
-    """The index: per pipeline, its drift reports (newest first) and gate reports."""
+def _quarantine_rows(entries: list[dict[str, Any]]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(e['ds'])}</td><td>{escape(e['stage'])}</td><td>{escape(str(e['what']))}</td><td>"
+        + "<br>".join(escape(str(reason)) + (f" <span class='muted'>({count} rows)</span>" if count else "")
+                      for reason, count in e["reasons"].items())
+        + "</td></tr>" for e in entries)
+    return (f"<table><tr><th>day</th><th>set aside by</th><th>what</th><th>why</th></tr>{rows}</table>"
+            if rows else "<p class='muted'>nothing</p>")
+
+
+Overview = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def overview(base: str, pipelines: dict[str, Overview]) -> HTMLResponse:
+    """The index: per pipeline, its drift reports (newest first), gate reports and quarantine."""
     parts = [] if pipelines else ["<p class='muted'>No reports yet. The monitor and evaluate tasks publish them.</p>"]
-    for pipeline, (days, gates) in pipelines.items():
+    for pipeline, (days, gates, quarantine) in pipelines.items():
         parts.append(f"<h2 id='{escape(pipeline)}'>{escape(pipeline)}</h2>")
         parts.append("<h3>Drift reports (Evidently, each day against the champion's training data)</h3>"
                      + _drift_rows(base, pipeline, days))
         parts.append("<h3>Gate reports (Evidently, challenger vs champion on one holdout)</h3>"
                      + _gate_rows(base, pipeline, gates))
+        parts.append(f"<h3>Quarantine (files and rows set aside, with the reason; <code>quarantine/{escape(pipeline)}"
+                     "/ds=&lt;day&gt;/&lt;stage&gt;/</code> in the lake)</h3>" + _quarantine_rows(quarantine))
     return page("mlcycle reports", "".join(parts), base)
