@@ -30,7 +30,7 @@ $(STAMP):
 
 venv: $(STAMP) ## create or update .venv from both lock files (runtime + dev)
 
-demo: $(STAMP) ## start Airflow (:8080) + MLflow (:5000) and replay Jan -> Jul 2013: drift, retraining, gate
+demo: $(STAMP) ## start the stack (Postgres, Airflow :8080, MLflow :5000) and replay Jan -> Jul 2013; again: repairs
 	@$(PY) -m mlcycle.tools.demo
 
 PIPELINE ?= flights
@@ -42,10 +42,10 @@ new-pipeline: $(STAMP) ## scaffold a pipeline: make new-pipeline NAME=sales [CSV
 	@test -n "$(NAME)" || { echo 'usage: make new-pipeline NAME=<name> [CSV=<sample.csv>] [ARGS="--label <column> ..."]'; exit 2; }
 	@$(PY) -m mlcycle.tools.scaffold $(NAME) $(if $(CSV),--from-csv $(CSV)) $(ARGS)
 
-stop: $(STAMP) ## stop Airflow and MLflow
+stop: $(STAMP) ## stop the supervisor and every component (Postgres, MLflow, Airflow)
 	@$(PY) -m mlcycle.tools.runtime stop
 
-status: $(STAMP) ## are Airflow and MLflow up?
+status: $(STAMP) ## each component: pid, up since, restarts, health (exit 1 when one is down)
 	@$(PY) -m mlcycle.tools.runtime status
 
 clean: stop ## stop everything and delete all state (.state/)

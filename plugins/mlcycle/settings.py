@@ -115,6 +115,26 @@ def embedded_ports() -> tuple[int, int]:
     return int(os.environ.get("AIRFLOW_PORT", 8080)), int(os.environ.get("MLFLOW_PORT", 5000))
 
 
+def embedded_database() -> str:
+    """The embedded stack's database: ``postgres`` (default, a server installed with the lock) or ``sqlite``
+    (``$MLCYCLE_DATABASE=sqlite``, an explicit opt-in for development only)."""
+    kind = os.environ.get("MLCYCLE_DATABASE", "postgres").strip().lower() or "postgres"
+    if kind not in ("postgres", "sqlite"):
+        raise ValueError(f"MLCYCLE_DATABASE={kind!r}: use postgres (the default) or sqlite")
+    return kind
+
+
+def database_url() -> str | None:
+    """An external PostgreSQL server for the embedded stack (``$MLCYCLE_DATABASE_URL``, e.g.
+    ``postgresql://user:password@db.example.com:5432``); unset: the embedded server."""
+    return os.environ.get("MLCYCLE_DATABASE_URL", "").strip() or None
+
+
+def embedded_parallelism() -> int:
+    """Task slots of the embedded LocalExecutor (``$MLCYCLE_PARALLELISM``, default 4 for 2 cores)."""
+    return int(os.environ.get("MLCYCLE_PARALLELISM", "4"))
+
+
 def airflow_api(default_url: str) -> tuple[str, str | None, str | None]:
     """Airflow's REST API for the alert CLI: ``$AIRFLOW_URL``, ``$AIRFLOW_USERNAME``, ``$AIRFLOW_PASSWORD``."""
     return (os.environ.get("AIRFLOW_URL", default_url), os.environ.get("AIRFLOW_USERNAME"),

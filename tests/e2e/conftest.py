@@ -1,5 +1,5 @@
-"""The embedded stack shared by the end-to-end tests: one ``airflow standalone`` and ``mlflow server``
-on free ports, in a temporary state folder, with January validated and a champion trained on it.
+"""The embedded stack shared by the end-to-end tests: the supervised PostgreSQL, MLflow and Airflow
+components on free ports, in a temporary state folder, with January validated and a champion trained on it.
 MLflow runs behind its basic-auth app (``MLCYCLE_MLFLOW_AUTH=1`` mode): the scheduler's tasks and this
 process write as the pipeline's service account.
 
@@ -21,6 +21,14 @@ from mlcycle.tools.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 JANUARY = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
+# Airflow waits minutes before it treats a dead scheduler's or triggerer's work as orphaned: seconds here
+FAST_RECOVERY = {
+    "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "20",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "40",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
+    "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "20",
+}
 
 
 def _e2e_config() -> str:
@@ -44,7 +52,7 @@ def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     pipelines = pipelines_folder(root, "flights", _e2e_config())
     rt = runtime.Runtime(home=root / "state", airflow_port=free_port(), mlflow_port=free_port(),
-                         log_ports=(free_port(), free_port()), mlflow_auth=True)
+                         config=FAST_RECOVERY, mlflow_auth=True)
     with pytest.MonkeyPatch.context() as patch:
         local_state(patch, rt.home, pipelines)
         for name, value in rt.client_env().items():  # the URL and the service account

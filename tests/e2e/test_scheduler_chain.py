@@ -1,4 +1,4 @@
-"""The whole lifecycle on a real ``airflow standalone`` and ``mlflow server``, on free ports.
+"""The whole lifecycle on the embedded stack (PostgreSQL, MLflow, Airflow's components), on free ports.
 
 Nothing here calls ``dag.test()``: after the January champion is seeded, every DAG run is created by
 the scheduler (Assets) or through the REST API, as a user or an external monitor would.
@@ -6,7 +6,8 @@ the scheduler (Assets) or through the REST API, as a user or an external monitor
     seed      Jan 1-4 ingested and validated, champion v1 trained on them (plain domain calls)
     scheduler Jul 1-3 land -> ingest -> validate (Asset) -> score + monitor (Asset) -> drift.flights
               -> train (Asset) -> evaluate -> register: the gate decides the champion
-    REST      score with the champion; then a burst of 10 external drift alerts: one training, not ten
+    REST      score with the champion; then a burst of 20 concurrent external drift alerts (5 sent again):
+              each recorded once, one training, not twenty
 
 The pipeline is ``flights`` with a test-sized window (four days, one held out), a one-point search and
 a one-minute cooldown, from a pipelines folder of this module.
@@ -152,9 +153,16 @@ def test_predictions_are_made_by_the_champion(stack, drift_chain):
     assert len(predictions) > 0
 
 
-def test_a_burst_of_ten_drift_alerts_trains_once(stack, drift_chain):
+BURST = 20
+
+
+def test_a_burst_of_twenty_concurrent_alerts_is_recorded_once_each_and_trains_once(stack, drift_chain, capsys):
+    """20 alert commands at once, then 5 of them again (a monitor that retries): 20 events, 5 duplicates
+    printed, every component healthy, no run left queued, and one training (the cooldown skips the rest)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from mlcycle.core import registry
-    from mlcycle.tools import alerts
+    from mlcycle.tools import alerts, control
 
     client = stack.client
     last = registry.last_alert_training("flights")
@@ -162,18 +170,31 @@ def test_a_burst_of_ten_drift_alerts_trains_once(stack, drift_chain):
     time.sleep(max(0.0, cooldown - (time.time() - last.timestamp()) + 1))  # let the cooldown run out
     before = {r["dag_run_id"] for r in client.dag_runs("train_flights")}
     versions_before = {v["version"] for v in _versions()}
-    args = ["flights", "--airflow-url", stack.rt.airflow_url, "--password", stack.rt.password()]
-    for i in range(10):
-        assert alerts.main([*args, "--reason", f"external monitor alert {i}", "--columns", "temp"]) == 0
+    args = ["flights", "--airflow-url", stack.rt.airflow_url, "--password", stack.rt.password(), "--columns", "temp"]
+    ids = [f"burst-{i}" for i in range(BURST)]
+
+    def send(alert_id: str) -> int:
+        return alerts.main([*args, "--reason", f"external monitor alert {alert_id}", "--id", alert_id])
+
+    with ThreadPoolExecutor(BURST) as pool:
+        assert list(pool.map(send, ids)) == [0] * BURST
+        assert list(pool.map(send, ids[:5])) == [0] * 5
+    printed = capsys.readouterr().out
+    assert printed.count("accepted: alert burst-") == BURST, printed
+    assert printed.count("duplicate: alert burst-") == 5, printed
+    assert "gave up" not in printed
 
     check = _no_failed_runs(client, "train_flights", "evaluate_flights", "register_flights")
     _wait("the alert-triggered runs to finish", lambda: [r for r in client.dag_runs("train_flights")
                                                          if r["dag_run_id"] not in before]
           and _settled(client, "train_flights", "evaluate_flights", "register_flights")
           and not registry.alias_version("flights", registry.CHALLENGER), check)
-    events = [e for e in client.get("/assets/events", limit=200)["asset_events"]
+    events = [e for e in client.get("/assets/events", limit=500)["asset_events"]
               if e["uri"].endswith("/monitoring/drift/flights") and e["extra"].get("source") == "external"]
-    assert len(events) == 10
+    assert sorted(e["extra"]["alert_id"] for e in events) == sorted(ids), "each alert recorded exactly once"
+    assert all(ok for ok, _ in control.health(stack.rt).values()), control.health(stack.rt)
+    queued = {d: [r["dag_run_id"] for r in client.dag_runs(d) if r["state"] in ("queued", "running")] for d in STAGES}
+    assert not any(queued.values()), queued
     runs = [r for r in client.dag_runs("train_flights") if r["dag_run_id"] not in before]
     assert {r["run_type"] for r in runs} == {"asset_triggered"}
     states = [_task_states(client, "train_flights", r["dag_run_id"])["train"] for r in runs]
@@ -181,9 +202,10 @@ def test_a_burst_of_ten_drift_alerts_trains_once(stack, drift_chain):
     assert all(s in (["success"], ["skipped"]) for s in states), states
 
     new = [v for v in _versions() if v["version"] not in versions_before]
-    assert len(new) == 1, "ten alerts must train one model, not ten"
+    assert len(new) == 1, "twenty alerts must train one model, not twenty"
     cause = json.loads(new[0]["tags"]["cause"])
     assert {e["source"] for e in cause["events"]} == {"external"}
+    assert set(new[0]["tags"]["alert_ids"].split(",")) <= set(ids)
     if len(runs) > 1:  # the alerts that came in after the training were recorded as skipped
         experiment = registry.client().get_experiment_by_name("flights-monitoring")
         assert registry.client().search_runs([experiment.experiment_id], "tags.alert = 'skipped'")

@@ -1,6 +1,6 @@
 """Queue-driven drift alerts with a real triggerer: a message on SQS (moto) emits ``drift.flights``.
 
-A real ``airflow standalone`` (scheduler, DAG processor, triggerer, API server) on free ports, with
+The embedded Airflow (scheduler, DAG processor, triggerer, API server; no MLflow) on free ports, with
 ``MLCYCLE_DRIFT_QUEUE_URL`` and the ``aws_default`` connection in its environment. Airflow runs an
 Asset's watchers only while an active DAG schedules on that Asset: here ``train_flights``.
 """
@@ -8,7 +8,6 @@ Asset's watchers only while an active DAG schedules on that Asset: here ``train_
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import pytest
 
@@ -24,21 +23,9 @@ def airflow(moto, tmp_path_factory):
     """The embedded Airflow alone: MLflow serves nothing this test needs."""
     from mlcycle.tools import runtime
 
-    @dataclass(frozen=True)
-    class AirflowOnly(runtime.Runtime):
-        def commands(self) -> dict[str, list[str]]:
-            return {"airflow": super().commands()["airflow"]}
-
-        def health_urls(self) -> dict[str, str]:
-            return {"airflow": super().health_urls()["airflow"]}
-
-        def ports(self) -> dict[str, int]:
-            return {"airflow": self.airflow_port}
-
     queue = moto.client("sqs").create_queue(QueueName="mlcycle-drift-flights")["QueueUrl"]
     home = tmp_path_factory.mktemp("sqs") / "state"
-    rt = AirflowOnly(home=home, airflow_port=stack.free_port(), mlflow_port=stack.free_port(),
-                     log_ports=(stack.free_port(), stack.free_port()))
+    rt = runtime.Runtime(home=home, airflow_port=stack.free_port(), mlflow_port=stack.free_port(), with_mlflow=False)
     with pytest.MonkeyPatch.context() as patch:
         local_state(patch, home)
         patch.setenv("MLCYCLE_DRIFT_QUEUE_URL", queue.replace("flights", "{pipeline}"))
@@ -73,7 +60,7 @@ def test_a_message_on_the_drift_queue_emits_the_drift_asset_and_triggers_retrain
         events, runs = [], []
     (asset,) = [a for a in client.get("/assets", limit=100)["assets"] if a["name"] == DRIFT]
     assert "drift_queue_flights" in {w["name"] for w in asset["watchers"]}, asset
-    assert events, f"no {DRIFT} event within 600 s; triggerer log: {rt.home / 'logs' / 'airflow.log'}"
+    assert events, f"no {DRIFT} event within 600 s; triggerer log: {rt.home / 'logs' / 'triggerer.log'}"
     (event,) = events
     assert event["extra"]["from_trigger"] is True
     assert "external-monitor" in json.dumps(event["extra"]["payload"]), event  # the message body

@@ -89,3 +89,26 @@ def test_days_to_handle_without_a_champion_is_empty_with_the_reason(flights_conf
     assert work.days == []
     assert "no champion yet" in work.reason
     assert policy.days_to_handle(flights_config, "monitor", "2013-01-05", set()).days == ["2013-01-05"]
+
+
+def test_a_repeated_alert_id_counts_once_in_a_cause():
+    events = [{"alert_id": "a", "source": "external"}, {"alert_id": "a", "source": "external"},
+              {"alert_id": "b"}, {"source": "monitor"}, {"source": "monitor"}]
+    cause = policy.training_cause(events, "asset_triggered")
+    assert [e.get("alert_id") for e in cause["events"]] == ["a", "b", None, None]
+    assert cause["repeats"] == 1
+    assert tracking.alert_ids_tag(cause) == {"alert_ids": "a,b"}
+
+
+def test_a_run_of_alerts_already_counted_is_skipped_and_not_recorded_again(flights_config, monkeypatch, alerts):
+    monkeypatch.setattr(policy.registry, "trained_alert_ids", lambda name: {"a"})
+    monkeypatch.setattr(policy.tracking, "recorded_alert_ids", lambda name: {"b"})
+    monkeypatch.setattr(policy.registry, "last_alert_training", lambda name: None)
+    both = {"type": "asset", "events": [{"alert_id": "a"}, {"alert_id": "b"}]}
+    repeated = policy.before_training(flights_config, both)
+    assert repeated.action == "skip"
+    assert "a, b already counted" in repeated.reason
+    assert alerts == []
+    fresh = {"type": "asset", "events": [{"alert_id": "a"}, {"alert_id": "c"}]}
+    assert policy.before_training(flights_config, fresh) == policy.RUN
+    assert policy.before_training(flights_config, {"type": "asset", "events": [{"alert_id": "a"}, {}]}) == policy.RUN

@@ -270,3 +270,9 @@ def last_alert_training(name: str) -> dt.datetime | None:
         if cause.get("type") == "asset":
             stamps.append(mv.creation_timestamp)
     return dt.datetime.fromtimestamp(max(stamps) / 1000, dt.UTC) if stamps else None
+
+
+def trained_alert_ids(name: str) -> set[str]:
+    """The alert ids that started a training of a version of ``name`` (its ``alert_ids`` tag)."""
+    return {i for mv in client().search_model_versions(f"name = '{name}'")
+            for i in mv.tags.get("alert_ids", "").split(",") if i}

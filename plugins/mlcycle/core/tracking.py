@@ -143,7 +143,27 @@ def log_monitoring(name: str, ds: str, metrics: dict[str, float], tags: dict[str
     return {"run_id": run.info.run_id, "experiment_id": experiment.experiment_id}
 
 
+def alert_ids(cause: dict[str, Any]) -> list[str]:
+    """The ids of the alerts (``alert_id`` in an event's extra) behind an Asset-triggered cause."""
+    return [str(e["alert_id"]) for e in cause.get("events", []) if e.get("alert_id")]
+
+
+def alert_ids_tag(cause: dict[str, Any]) -> dict[str, str]:
+    """``{"alert_ids": "id1,id2"}`` for a cause with alert ids (a tag, kept whole even when ``cause`` is cut)."""
+    ids = ",".join(alert_ids(cause))
+    return {"alert_ids": ids[:TAG_LIMIT]} if ids else {}
+
+
 def record_alert(name: str, action: str, cause: dict[str, Any], reason: str) -> None:
     """A drift alert and what became of it (e.g. skipped inside the cooldown), in ``<name>-monitoring``."""
     record_event(monitoring_experiment(name), f"alert {action}",
-                 {"alert": action, "reason": reason[:TAG_LIMIT], "cause": cause_tag(cause)})
+                 {"alert": action, "reason": reason[:TAG_LIMIT], "cause": cause_tag(cause), **alert_ids_tag(cause)})
+
+
+def recorded_alert_ids(name: str) -> set[str]:
+    """The alert ids of the alerts recorded (skipped, deferred) in ``<name>-monitoring``."""
+    experiment = client().get_experiment_by_name(monitoring_experiment(name))
+    if experiment is None:
+        return set()
+    runs = client().search_runs([experiment.experiment_id], "tags.alert != ''", max_results=5000)
+    return {i for run in runs for i in run.data.tags.get("alert_ids", "").split(",") if i}

@@ -45,7 +45,7 @@ def _lineage(config: PipelineConfig, snapshot, uri: str, version: versioning.Dat
         "data.snapshot_uri": uri, "data.window": f"{dates[0]}..{dates[-1]}", "data.rows": str(len(snapshot)),
         "gx.days_validated": str(len(gx)), "gx.all_published": str(all(g for g in gx.values())).lower(),
         "code.commit": tracking.git_commit(), "estimator": estimator,
-        "cause": tracking.cause_tag(cause or {"type": "manual"}),
+        "cause": tracking.cause_tag(cause or {"type": "manual"}), **tracking.alert_ids_tag(cause or {}),
         **{f"airflow.{k}": v for k, v in (airflow or {}).items()},
     }
     return tags, gx, dates

@@ -39,16 +39,42 @@ RUN = Decision("run")
 
 
 def training_cause(events: list[dict[str, Any]], run_type: str, reason: str = "") -> dict[str, Any]:
-    """Why a training runs: the triggering Asset events (a drift alert), the schedule, or a person."""
+    """Why a training runs: the triggering Asset events (a drift alert), the schedule, or a person.
+
+    Events that repeat an ``alert_id`` (an alert sent again after a lost answer) count once."""
     if events:
-        return {"type": "asset", "events": events}
+        unique, seen = [], set()
+        for event in events:
+            if event.get("alert_id") in seen:
+                continue
+            seen.add(event.get("alert_id") or id(event))
+            unique.append(event)
+        repeats = len(events) - len(unique)
+        return {"type": "asset", "events": unique, **({"repeats": repeats} if repeats else {})}
     return {"type": "schedule" if run_type in ("scheduled", "backfill") else "manual", "reason": reason or ""}
 
 
+def repeated_alerts(config: PipelineConfig, cause: dict[str, Any]) -> Decision:
+    """Skip a run whose every triggering event is an alert already counted: its id started a training or was
+    recorded (skipped, deferred). It is not recorded again: a repeated id is not a second alert."""
+    ids = tracking.alert_ids(cause)
+    if not ids or len(ids) < len(cause.get("events", [])):
+        return RUN
+    known = registry.trained_alert_ids(config.model_name) | tracking.recorded_alert_ids(config.model_name)
+    if not set(ids) <= known:
+        return RUN
+    return Decision("skip", f"alert(s) {', '.join(ids)} already counted (a training or a recorded alert of "
+                            f"{config.name} has this id): a repeated alert id is not a new alert")
+
+
 def before_training(config: PipelineConfig, cause: dict[str, Any]) -> Decision:
-    """Debounce drift alerts: inside the cooldown after a drift-triggered training, record the alert and skip."""
+    """Debounce drift alerts: a repeated alert id is skipped; inside the cooldown after a drift-triggered
+    training, the alert is recorded and skipped."""
     if cause["type"] != "asset":
         return RUN
+    repeated = repeated_alerts(config, cause)
+    if repeated.action == "skip":
+        return repeated
     last = registry.last_alert_training(config.model_name)
     cooldown = dt.timedelta(minutes=config.monitoring.cooldown_minutes)
     if last is None or dt.datetime.now(dt.UTC) - last >= cooldown:

@@ -18,6 +18,10 @@ class AirflowAPIError(RuntimeError):
         self.status = status
 
 
+class AirflowUnavailable(AirflowAPIError):
+    """Worth another try: the connection failed or timed out, or the server answered 5xx."""
+
+
 class AirflowClient:
     """Authenticates with a username and password and calls ``/api/v2``."""
 
@@ -27,26 +31,33 @@ class AirflowClient:
             response = httpx.post(f"{self.base_url}/auth/token", json={"username": username, "password": password},
                                   timeout=timeout)
         except httpx.TransportError as exc:
-            raise AirflowAPIError(f"cannot reach Airflow at {self.base_url} ({exc}); is it running? "
-                                  "(`make status`)") from exc
+            raise AirflowUnavailable(f"cannot reach Airflow at {self.base_url} ({type(exc).__name__}: {exc}); "
+                                     "is it running? (`make status`)") from exc
         if response.status_code >= 400:
-            raise AirflowAPIError(f"login to {self.base_url} as '{username}' failed: HTTP {response.status_code}")
+            error = AirflowUnavailable if response.status_code >= 500 else AirflowAPIError
+            raise error(f"login to {self.base_url} as '{username}' failed: HTTP {response.status_code}")
         self._http = httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=timeout,
                                   headers={"Authorization": f"Bearer {response.json()['access_token']}"})
 
     def request(self, method: str, path: str, retries: int = 5, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
+        response = self._send(method, path, **kwargs)
         for attempt in range(retries):
-            # SQLite (embedded mode) answers 503 while the scheduler holds its lock; GET /assets/events
+            # SQLite (the opt-in) answers 503 while the scheduler holds its lock; GET /assets/events
             # answers 500 while an event's triggered run is queued (no start_date yet): both pass
             if response.status_code != 503 and not (response.status_code == 500 and method == "GET"):
                 break
             time.sleep(2 + 2 * attempt)
-            response = self._http.request(method, path, **kwargs)
+            response = self._send(method, path, **kwargs)
         if response.status_code >= 400:
-            raise AirflowAPIError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}",
-                                  response.status_code)
+            error = AirflowUnavailable if response.status_code >= 500 else AirflowAPIError
+            raise error(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}", response.status_code)
         return response.json() if response.content else None
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise AirflowUnavailable(f"{method} {path}: {type(exc).__name__}: {exc or 'no answer'}") from exc
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params)
@@ -82,7 +93,10 @@ class AirflowClient:
         return [self.trigger(dag_id, logical_date=f"{day}T00:00:00Z") for day in days if day not in existing]
 
     def scheduler_healthy(self) -> bool:
-        health = self.request("GET", "/monitor/health")
+        try:
+            health = self.request("GET", "/monitor/health")
+        except AirflowUnavailable:  # the API server is restarting
+            return False
         return health.get("scheduler", {}).get("status") == "healthy"
 
     def asset_id(self, uri: str) -> int:
@@ -96,7 +110,14 @@ class AirflowClient:
 
     def create_asset_event(self, uri: str, extra: dict[str, Any]) -> dict[str, Any]:
         """Record an event on the Asset at ``uri``, as if a task had produced it; consumers are scheduled."""
-        return self.post("/assets/events", {"asset_id": self.asset_id(uri), "extra": extra})
+        return self.request("POST", "/assets/events", retries=0,  # the caller decides whether to post again
+                            json={"asset_id": self.asset_id(uri), "extra": extra})
+
+    def find_event(self, uri: str, key: str, value: str, recent: int = 1000) -> dict[str, Any] | None:
+        """The newest of the ``recent`` latest events on the Asset at ``uri`` whose extra has ``key: value``."""
+        events = self.get("/assets/events", asset_id=self.asset_id(uri), limit=recent,
+                          order_by="-timestamp")["asset_events"]
+        return next((e for e in events if (e.get("extra") or {}).get(key) == value), None)
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
                 ) -> dict[str, Any]:

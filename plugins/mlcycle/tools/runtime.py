@@ -1,9 +1,17 @@
-"""Embedded runtime: ``airflow standalone`` and ``mlflow server`` as real local processes.
+"""Embedded runtime: PostgreSQL, MLflow and Airflow's components as supervised local processes.
 
-All their state lives under ``$MLCYCLE_HOME`` (default ``<repo>/.state``). Starting twice is a
-no-op; a port held by something else is reported with the fix. With ``MLCYCLE_MLFLOW_AUTH=1``, MLflow
-runs behind its basic-auth app: an admin and the pipeline's service account, with passwords generated
-once per state folder; everyone else reads only.
+The components, in start order: ``postgres`` (the embedded server, unless ``$MLCYCLE_DATABASE_URL`` names
+an external one), ``databases`` (creates the ``airflow`` and ``mlflow`` databases), ``mlflow``,
+``migrate`` (``airflow db migrate``), then Airflow's ``api-server``, ``scheduler`` (LocalExecutor),
+``dag-processor`` and ``triggerer``. A supervisor daemon (:mod:`mlcycle.tools.supervisor`) starts them,
+gives each its own log under ``<state>/logs`` and restarts any that exits, with backoff, for as long as
+the stack runs. All state lives under ``$MLCYCLE_HOME`` (default ``<repo>/.state``).
+
+With ``MLCYCLE_MLFLOW_AUTH=1``, MLflow runs behind its basic-auth app: an admin and the pipeline's service
+account, with passwords generated once per state folder; everyone else reads only.
+
+``$MLCYCLE_DATABASE=sqlite`` is the opt-in for SQLite instead of PostgreSQL (development only: see
+:data:`SQLITE_WARNING`).
 
 Usage: ``python -m mlcycle.tools.runtime {start,stop,status,env}``
 """
@@ -11,36 +19,48 @@ Usage: ``python -m mlcycle.tools.runtime {start,stop,status,env}``
 from __future__ import annotations
 
 import argparse
-import contextlib
+import base64
+import json
 import os
 import secrets
 import shlex
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlcycle import settings
-from mlcycle.tools import mlflow_auth, stack
+from mlcycle.tools import mlflow_auth, postgres, stack
 
 USERNAME = "admin"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+AIRFLOW_JOBS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
+SQLITE_WARNING = ("warning: MLCYCLE_DATABASE=sqlite: Airflow and MLflow on SQLite are for development only. "
+                  "SQLite takes one writer at a time: a burst of REST calls or alerts answers HTTP 500/503 "
+                  "('database is locked'), and the scheduler, DAG processor or triggerer can exit on it (the "
+                  "supervisor restarts them). Unset MLCYCLE_DATABASE for the embedded PostgreSQL server.")
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """Ports and state folder of one embedded stack (the demo's, or a test's on free ports)."""
+    """Ports, database and state folder of one embedded stack (the demo's, or a test's on free ports)."""
 
     home: Path
     airflow_port: int = 8080
     mlflow_port: int = 5000
-    log_ports: tuple[int, int] = (8793, 8794)  # task and trigger log servers
+    database: str = "postgres"  # or "sqlite" (opt-in, development only)
+    database_url: str | None = None  # an external PostgreSQL server instead of the embedded one
+    parallelism: int = 4  # LocalExecutor task slots: sized for 2 cores (see the README, "Sizing")
+    with_mlflow: bool = True
+    config: Mapping[str, str] = field(default_factory=dict)  # more AIRFLOW__* settings (tests: short timeouts)
     mlflow_auth: bool = False  # MLflow behind its basic-auth app
 
     @classmethod
     def from_env(cls) -> Runtime:
-        return cls(settings.state_dir(), *settings.embedded_ports(), mlflow_auth=settings.mlflow_auth())
+        return cls(settings.state_dir(), *settings.embedded_ports(), database=settings.embedded_database(),
+                   database_url=settings.database_url(), parallelism=settings.embedded_parallelism(),
+                   mlflow_auth=settings.mlflow_auth())
 
     @property
     def airflow_url(self) -> str:
@@ -54,9 +74,29 @@ class Runtime:
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def embedded_postgres(self) -> bool:
+        return self.database == "postgres" and not self.database_url
+
     def password(self) -> str:
-        """The Airflow admin's password, generated once per state folder and kept in the passwords file."""
-        return _generated(self.airflow_home / "passwords.json", USERNAME)[USERNAME]
+        """The admin password, generated once per state folder and kept in the passwords file."""
+        return self._secret("passwords.json", USERNAME, lambda: secrets.token_urlsafe(12))
+
+    def _secret(self, file: str, key: str, make: Any) -> str:
+        path = self.airflow_home / file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({key: make()}))
+            path.chmod(0o600)
+        return json.loads(path.read_text())[key]
 
     def mlflow_secrets(self) -> dict[str, str]:
         """MLflow's admin and service account passwords and its auth app's secret key, generated once."""
@@ -73,9 +113,9 @@ class Runtime:
             env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = self.service_account()
         return env
 
-    def server_env(self, name: str) -> dict[str, str]:
-        """What one service alone gets: the auth app's settings and admin password go to MLflow only."""
-        if name != "mlflow" or not self.mlflow_auth:
+    def mlflow_server_env(self) -> dict[str, str]:
+        """What MLflow alone gets: the auth app's settings and the admin password (with auth)."""
+        if not self.mlflow_auth:
             return {}
         folder, generated = self.home / "mlflow", self.mlflow_secrets()
         config = mlflow_auth.write_config(folder / "basic_auth.ini", f"sqlite:///{folder / 'auth.db'}", USERNAME)
@@ -83,44 +123,67 @@ class Runtime:
                 "MLFLOW_AUTH_ADMIN_PASSWORD": generated[USERNAME],
                 "MLFLOW_FLASK_SERVER_SECRET_KEY": generated["secret_key"]}
 
+    def database_uri(self, name: str) -> str:
+        """The SQLAlchemy URL of database ``name`` (``airflow`` or ``mlflow``)."""
+        if self.database == "sqlite":
+            folder = self.airflow_home if name == "airflow" else self.home / "mlflow"
+            return f"sqlite:///{folder / f'{name}.db'}"
+        return postgres.database_url(self.database_url or postgres.server_url(self.home), name)
+
     def env(self) -> dict[str, str]:
-        """Environment for Airflow, MLflow and the tasks: the stack's (:func:`stack.stack_env`) plus the
-        embedded Airflow's own settings."""
+        """Environment of every component and task: the stack's (:func:`stack.stack_env`), the embedded
+        Airflow's own settings, sizing for 2 cores, and ``config``."""
+        jwt = self._secret("jwt_secret.json", "jwt_secret", lambda: secrets.token_urlsafe(64))
+        fernet = self._secret("fernet_key.json", "fernet_key",
+                              lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
         return {
-            **stack.stack_env(self.home, self.airflow_home),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.airflow_home / "passwords.json"),
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.airflow_url}/execution/",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.airflow_port),
-            "AIRFLOW__API__BASE_URL": self.airflow_url,
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_ports[0]),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_ports[1]),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            **stack.stack_env(self.home, self.airflow_home, self.database_uri("airflow")),
+            **stack.embedded_airflow_env(self.airflow_port, self.airflow_home / "passwords.json", USERNAME),
+            **stack.sizing_env(self.parallelism),
+            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+            "AIRFLOW__API_AUTH__JWT_SECRET": jwt,
+            "AIRFLOW__CORE__FERNET_KEY": fernet,
             **self.client_env(),
+            **({"MLCYCLE_DATABASE_URL": self.database_url} if self.database_url else {}),
+            **self.config,
         }
 
-    def commands(self) -> dict[str, list[str]]:
-        mlflow_dir = self.home / "mlflow"
-        return {"mlflow": stack.mlflow_command(self.mlflow_port, f"sqlite:///{mlflow_dir / 'mlflow.db'}",
-                                               str(mlflow_dir / "artifacts"), self.mlflow_auth),
-                "airflow": [str(stack.VENV_BIN / "airflow"), "standalone"]}
-
-    def health_urls(self) -> dict[str, str]:
-        return {"mlflow": f"{self.mlflow_url}/health", "airflow": f"{self.airflow_url}/api/v2/monitor/health"}
+    def components(self) -> list[dict[str, Any]]:
+        """What the supervisor runs, in start order: name, command, gate (see :mod:`~mlcycle.tools.supervisor`)."""
+        airflow = str(stack.VENV_BIN / "airflow")
+        found: list[dict[str, Any]] = []
+        if self.embedded_postgres:
+            found.append({"name": "postgres", "argv": postgres.server_command(self.home),
+                          "gate": f"unix:{postgres.socket_path(self.home)}", "stop_signal": "SIGINT"})
+        if self.database == "postgres":
+            found.append({"name": "databases", "argv": [sys.executable, "-m", "mlcycle.tools.postgres", "create"],
+                          "gate": "oneshot"})
+        if self.with_mlflow:
+            found.append({"name": "mlflow", "argv": stack.mlflow_command(
+                self.mlflow_port, self.database_uri("mlflow"), str(self.home / "mlflow" / "artifacts"),
+                self.mlflow_auth), "env": self.mlflow_server_env(), "watch": f"http:{self.mlflow_url}/health"})
+        found += [{"name": "migrate", "argv": [airflow, "db", "migrate"], "gate": "oneshot"},
+                  {"name": "api-server", "argv": [airflow, "api-server"], "env": stack.API_SERVER_POOL,
+                   "watch": f"http:{self.airflow_url}/api/v2/monitor/health"},
+                  # logs are read from the shared disk: no log server on 8793/8794 (they bind every interface)
+                  {"name": "scheduler", "argv": [airflow, "scheduler", "--skip-serve-logs"]},
+                  {"name": "dag-processor", "argv": [airflow, "dag-processor"]},
+                  {"name": "triggerer", "argv": [airflow, "triggerer", "--skip-serve-logs"]}]
+        return found
 
     def ports(self) -> dict[str, int]:
-        return {"mlflow": self.mlflow_port, "airflow": self.airflow_port}
+        """The TCP ports of the stack, all on 127.0.0.1 (PostgreSQL listens on its Unix socket only)."""
+        return {"api-server": self.airflow_port, **({"mlflow": self.mlflow_port} if self.with_mlflow else {})}
+
+    def health(self) -> dict[str, tuple[bool, str]]:
+        """Each component: healthy?, and what says so."""
+        from mlcycle.tools import control
+
+        return control.health(self)
 
 
 def _generated(path: Path, *names: str) -> dict[str, str]:
     """Secrets kept in ``path`` (JSON, readable by its owner only), each generated the first time it is asked for."""
-    import json
-
     known = json.loads(path.read_text()) if path.exists() else {}
     missing = [name for name in names if name not in known]
     if missing:
@@ -131,117 +194,54 @@ def _generated(path: Path, *names: str) -> dict[str, str]:
     return known
 
 
-def _pidfile(rt: Runtime, name: str) -> Path:
-    return rt.home / "run" / f"{name}.pid"
-
-
-def _alive(rt: Runtime, name: str) -> int | None:
-    path = _pidfile(rt, name)
-    if not path.exists():
-        return None
-    pid = int(path.read_text())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        path.unlink()
-        return None
-    return pid
-
-
 class RuntimeErrorWithFix(RuntimeError):
     """The stack cannot start; the message says why and what to do."""
 
 
 def start(rt: Runtime, timeout: float = 300) -> None:
-    """Start MLflow and Airflow unless already running, and wait until both answer."""
+    """Start the stack (or repair what is down in a running one) and wait until every component is healthy."""
     launch(rt)
     wait_healthy(rt, timeout)
 
 
 def launch(rt: Runtime) -> None:
-    """Start MLflow and Airflow unless already running; do not wait for them."""
-    (rt.home / "run").mkdir(parents=True, exist_ok=True)
-    (rt.home / "logs").mkdir(parents=True, exist_ok=True)
-    rt.password()
-    for name, command in rt.commands().items():
-        env = {**os.environ, **rt.env(), **rt.server_env(name)}
-        if _alive(rt, name):
-            print(f"{name}: already running (pid {_alive(rt, name)})", flush=True)
-            continue
-        port = rt.ports()[name]
-        if stack.port_in_use(port):
-            raise RuntimeErrorWithFix(
-                f"port {port} is already in use by another process, so {name} cannot start. Stop that process "
-                f"(`ss -ltnp 'sport = :{port}'` shows it), or pick another port: "
-                f"{'AIRFLOW_PORT' if name == 'airflow' else 'MLFLOW_PORT'}={port + 1} make demo")
-        log = (rt.home / "logs" / f"{name}.log").open("ab")
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True, cwd=rt.home)
-        _pidfile(rt, name).write_text(str(process.pid))
-        print(f"{name}: started (pid {process.pid}), log {rt.home / 'logs' / f'{name}.log'}", flush=True)
+    """Start the supervisor with every component, or ask a running one to restart what is down; no waiting."""
+    from mlcycle.tools import control
+
+    control.launch(rt)
 
 
 def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
-    """Wait until both services answer (a dead one is reported with its log), then create the pool."""
-    deadline = time.monotonic() + timeout
-    for name, url in rt.health_urls().items():
-        print(f"{name}: waiting for {url} ...", flush=True)
-        log = rt.home / "logs" / f"{name}.log"
-        try:
-            stack.poll_until(lambda url=url: stack.http_ok(url), deadline - time.monotonic(), name, interval=2,
-                             still_alive=lambda name=name: None if _alive(rt, name) else "exited during start-up")
-        except stack.NotReady as exc:
-            raise RuntimeErrorWithFix(f"{exc}; see {log}") from exc
-        print(f"{name}: ready", flush=True)
-    _ensure_pool(rt)
-    if rt.mlflow_auth:
+    """Wait until every component is healthy; with MLflow auth, make sure the service account exists."""
+    from mlcycle.tools import control
+
+    control.wait_healthy(rt, timeout)
+    if rt.mlflow_auth and rt.with_mlflow:
         mlflow_auth.ensure_service_account(rt.mlflow_url, (USERNAME, rt.mlflow_secrets()[USERNAME]),
                                            rt.service_account())
 
 
-def _ensure_pool(rt: Runtime) -> None:
-    """The one-slot pool that serialises promotions (the scheduler never runs a task of a missing pool)."""
-    from mlcycle.tools.airflow_client import AirflowAPIError, AirflowClient
+def stop(rt: Runtime) -> None:
+    """Stop the supervisor and every component (PostgreSQL last)."""
+    from mlcycle.tools import control
 
-    client = AirflowClient(rt.airflow_url, USERNAME, rt.password())
-    try:
-        client.get(f"/pools/{settings.PROMOTION_POOL}")
-    except AirflowAPIError:
-        client.post("/pools", {"name": settings.PROMOTION_POOL, "slots": 1,
-                               "description": "mlcycle: promotions of champion models, one at a time"})
-
-
-def stop(rt: Runtime, grace: float = 30) -> None:
-    """Stop both services (their whole process groups)."""
-    for name in rt.commands():
-        pid = _alive(rt, name)
-        if not pid:
-            print(f"{name}: not running", flush=True)
-            continue
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while _alive(rt, name) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):  # reap it when this process started it
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.5)
-        if _alive(rt, name):
-            os.killpg(pid, signal.SIGKILL)
-        _pidfile(rt, name).unlink(missing_ok=True)
-        print(f"{name}: stopped", flush=True)
+    control.stop(rt)
 
 
 def banner(rt: Runtime) -> str:
     mlflow_login = f"   login {USERNAME} / {rt.mlflow_secrets()[USERNAME]}" if rt.mlflow_auth else ""
     return (f"Airflow UI   {rt.airflow_url}   login {USERNAME} / {rt.password()}\n"
             f"MLflow UI    {rt.mlflow_url}{mlflow_login}\n"
-            f"State folder {rt.home}  (make clean resets it)")
+            f"State folder {rt.home}  (make clean resets it); logs {rt.logs}; `make status` shows each component")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run the embedded Airflow + MLflow stack.")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the embedded PostgreSQL + MLflow + Airflow stack.")
     parser.add_argument("action", choices=["start", "stop", "status", "env"])
     args = parser.parse_args(argv)
     rt = Runtime.from_env()
+    from mlcycle.tools import control
+
     try:
         if args.action == "start":
             start(rt)
@@ -249,13 +249,16 @@ def main(argv: list[str] | None = None) -> None:
         elif args.action == "stop":
             stop(rt)
         elif args.action == "status":
-            for name, url in rt.health_urls().items():
-                print(f"{name}: {'up' if stack.http_ok(url) else 'down'} ({url})")
+            return control.print_status(rt)
         else:
             print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in rt.env().items()))
     except RuntimeErrorWithFix as exc:
-        sys.exit(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # run this module's main as mlcycle.tools.runtime, the module control.py imports,
+    from mlcycle.tools import runtime  # so its RuntimeErrorWithFix is the class main() catches
+
+    sys.exit(runtime.main())

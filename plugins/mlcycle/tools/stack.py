@@ -97,3 +97,48 @@ def poll_until(check: Callable[[], T], timeout: float, what: str, interval: floa
         if time.monotonic() > deadline:
             raise NotReady(f"{what}: not ready within {timeout:.0f}s")
         time.sleep(interval)
+
+
+def embedded_airflow_env(port: int, passwords_file: Path, username: str) -> dict[str, str]:
+    """Airflow's settings in the embedded stack: LocalExecutor, SimpleAuthManager with ``username`` (admin),
+    the API server on 127.0.0.1:``port``, no HTTP server but the API server's (the scheduler's health check
+    is off and bound to 127.0.0.1; the log servers are not started: every component shares the disk), and
+    recovery of orphaned tasks within minutes instead of Airflow's 5."""
+    url = f"http://127.0.0.1:{port}"
+    return {
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{username}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "60",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "120",
+    }
+
+
+def sizing_env(parallelism: int) -> dict[str, str]:
+    """Task slots and database connections for a small machine (2 cores): ``parallelism`` tasks at once, in
+    the executor, per DAG and in the default pool; at most 3 + 7 connections per Airflow component but the
+    API server (:data:`API_SERVER_POOL`)."""
+    slots = str(parallelism)
+    return {
+        "AIRFLOW__CORE__PARALLELISM": slots,
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": slots,
+        "AIRFLOW__CORE__DEFAULT_POOL_TASK_SLOT_COUNT": slots,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "3",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "7",
+    }
+
+
+# The API server's pool may grow without a limit. Its request threads (40) each hold a connection, and its
+# event loop takes one too (the audit log of a request, airflow/api_fastapi/logging/decorators.py): with a
+# bounded pool, a burst of 20 REST calls fills it, the loop waits for a connection, and the threads that
+# hold them wait for the loop, until every client times out (measured: 20 concurrent asset events).
+API_SERVER_POOL = {"AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "5", "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "-1"}
