@@ -33,11 +33,21 @@ def dags(state, flights_config, airflow_db, monkeypatch):
     return ingest_dag(flights_config), validate_dag(flights_config)
 
 
+def _aged(path: str | Path) -> None:
+    """Date a landed file an hour back: landed before the run (a backfill), ready at the sensor's first look."""
+    import os
+    import time
+
+    os.utime(str(path).removeprefix("file://"), (time.time() - 3600,) * 2)
+
+
 def _land(config, ds: str) -> str:
     from mlcycle import settings
     from mlcycle.sources import nycflights
 
-    return nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+    uri = nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+    _aged(uri)
+    return uri
 
 
 def _task_states(run) -> dict[str, str]:
@@ -96,6 +106,7 @@ def test_a_bad_file_fails_at_once_and_is_kept(dags, flights_config, state):
     landed = Path(storage.local_path(f"{settings.landing_uri()}/{flights_config.landing_path(ds)}"))
     landed.parent.mkdir(parents=True)
     landed.write_bytes(b"")
+    _aged(landed)
     run = ingest.test(logical_date=_logical(ds))
     assert run.state == "failed"
     ti = next(ti for ti in run.get_task_instances() if ti.task_id == "ingest")

@@ -66,7 +66,8 @@ def test_embedded_mlflow_auth_is_one_setting_and_keeps_its_secrets_in_the_state_
     rt = runtime.Runtime.from_env()
     assert rt.mlflow_auth
     rt = runtime.Runtime(home=tmp_path, mlflow_port=5123, mlflow_auth=True)
-    command = next(c["argv"] for c in rt.components() if c["name"] == "mlflow")
+    components = {c["name"]: c for c in rt.components()}
+    command = components["mlflow"]["argv"]
     assert command[command.index("--app-name") + 1] == "basic-auth"
     assert command[command.index("--host") + 1] == "127.0.0.1", "still on loopback only"
     assert "--app-name" not in stack.mlflow_command(5123, "sqlite:///x.db", "/tmp/a")
@@ -77,8 +78,10 @@ def test_embedded_mlflow_auth_is_one_setting_and_keeps_its_secrets_in_the_state_
     assert rt.client_env() == {"MLFLOW_TRACKING_URI": "http://127.0.0.1:5123",
                                "MLFLOW_TRACKING_USERNAME": "mlcycle-pipeline",
                                "MLFLOW_TRACKING_PASSWORD": generated["service"]}
-    assert rt.server_env("airflow") == {}, "the admin password and the secret key go to MLflow alone"
-    server = rt.server_env("mlflow")
+    assert all("MLFLOW_AUTH_ADMIN_PASSWORD" not in c.get("env", {}) for name, c in components.items()
+               if name != "mlflow"), "the admin password and the secret key go to MLflow alone"
+    assert "MLFLOW_AUTH_ADMIN_PASSWORD" not in rt.env()
+    server = components["mlflow"]["env"]
     assert server["MLFLOW_AUTH_ADMIN_PASSWORD"] == generated["admin"]
     assert server["MLFLOW_FLASK_SERVER_SECRET_KEY"] == generated["secret_key"]
     ini = configparser.ConfigParser()

@@ -285,3 +285,4 @@ def test_an_abnormal_day_fails_validation_until_accepted(state: Path, day_csv: b
     assert rejected["rows"] == 300
     assert ingestion.pending_validation(flights_config) == [], "a refused day is not retried by itself"
     assert ingestion.validate_day(flights_config, ds, accept_volume=True)["rows"] > 290
+    assert storage.read_manifest(lake.partition("validated", "flights", ds))["volume"] == "accepted by hand"

@@ -106,16 +106,21 @@ def validate_day(config: PipelineConfig, ds: str, run_name: str | None = None,
     raw_md5 = storage.read_manifest(raw_uri)["md5"]
     try:
         normal = None if accept_volume else volume.check(len(frame), _history(config, ds), config, ds)
-        report = quality.validate(frame, config.suite_name, run_name or f"{config.name}-{ds}")
+    except volume.VolumeError as exc:
+        _reject_batch(frame, config, ds, raw_md5, exc)
+        raise
+    report = quality.validate(frame, config.suite_name, run_name or f"{config.name}-{ds}")
+    try:
         quality.gate(report, config.validation.max_quarantine_share, f"{config.name} {ds}")
     except quality.QualityError as exc:
         _reject_batch(frame, config, ds, raw_md5, exc)
         raise
-    log.info("%s %s: %d rows; volume %s", config.name, ds, len(frame),
-             "accepted by hand" if accept_volume else f"normal range {normal}" if normal else "not checked yet")
+    checked = ("accepted by hand" if accept_volume else f"{len(frame)} rows, normal {normal.low:.0f} to "
+               f"{normal.high:.0f}" if normal else "not checked: too few validated days before it")
+    log.info("%s %s: volume %s", config.name, ds, checked)
     passing, failing = quality.split_failing_rows(frame, report)
     manifest = storage.write_partition(passing, validated_uri,
-                                       {"ds": ds, "raw_md5": raw_md5, "gx": report.summary()})
+                                       {"ds": ds, "raw_md5": raw_md5, "gx": report.summary(), "volume": checked})
     quarantined = _replace_quarantine(failing, config, ds, "validate", raw_md5=raw_md5)
     return {"ds": ds, "uri": validated_uri, "rows": len(passing), "md5": manifest["md5"], "raw_md5": raw_md5,
             "quarantined_rows": len(failing), "quarantine_uri": quarantined, "docs_url": report.docs_url,

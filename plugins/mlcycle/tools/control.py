@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlcycle.tools import mlflow_auth, postgres, stack, supervisor
+from mlcycle.tools import postgres, stack, supervisor
 from mlcycle.tools.runtime import AIRFLOW_JOBS, SQLITE_WARNING, USERNAME, Runtime, RuntimeErrorWithFix
 
 STOP_TIMEOUT = 120  # the supervisor's own grace per component is supervisor.GRACE
@@ -106,8 +106,8 @@ def _prepare_database(rt: Runtime) -> None:
 
 def _start_supervisor(rt: Runtime) -> None:
     env = {**os.environ, **rt.env()}
-    components = [{**c, "env": {**env, **c.get("env", {}), **rt.server_env(c["name"])},
-                   "log": str(rt.logs / f"{c['name']}.log")} for c in rt.components()]
+    components = [{**c, "env": {**env, **c.get("env", {})}, "log": str(rt.logs / f"{c['name']}.log")}
+                  for c in rt.components()]
     spec = rt.run_dir / "supervisor-spec.json"
     spec.touch(mode=0o600)  # it holds the environment, secrets included
     spec.write_text(json.dumps({"components": components, "status": str(_status_path(rt))}))
@@ -180,9 +180,6 @@ def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
                                   f"in {rt.logs}") from exc
     print("every component is healthy", flush=True)
     _ensure_pool(rt)
-    if rt.mlflow_auth:
-        mlflow_auth.ensure_service_account(rt.mlflow_url, (USERNAME, rt.mlflow_secrets()[USERNAME]),
-                                           rt.service_account())
 
 
 def _ensure_pool(rt: Runtime) -> None:

@@ -7,9 +7,11 @@ an external one), ``databases`` (creates the ``airflow`` and ``mlflow`` database
 gives each its own log under ``<state>/logs`` and restarts any that exits, with backoff, for as long as
 the stack runs. All state lives under ``$MLCYCLE_HOME`` (default ``<repo>/.state``).
 
+With ``MLCYCLE_MLFLOW_AUTH=1``, MLflow runs behind its basic-auth app: an admin and the pipeline's service
+account, with passwords generated once per state folder; everyone else reads only.
+
 ``$MLCYCLE_DATABASE=sqlite`` is the opt-in for SQLite instead of PostgreSQL (development only: see
-:data:`SQLITE_WARNING`). With ``MLCYCLE_MLFLOW_AUTH=1``, MLflow runs behind its basic-auth app: an admin
-and the pipeline's service account, with passwords generated once per state folder; everyone else reads only.
+:data:`SQLITE_WARNING`).
 
 Usage: ``python -m mlcycle.tools.runtime {start,stop,status,env}``
 """
@@ -51,8 +53,8 @@ class Runtime:
     database_url: str | None = None  # an external PostgreSQL server instead of the embedded one
     parallelism: int = 4  # LocalExecutor task slots: sized for 2 cores (see the README, "Sizing")
     with_mlflow: bool = True
-    mlflow_auth: bool = False  # MLflow behind its basic-auth app
     config: Mapping[str, str] = field(default_factory=dict)  # more AIRFLOW__* settings (tests: short timeouts)
+    mlflow_auth: bool = False  # MLflow behind its basic-auth app
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -85,8 +87,16 @@ class Runtime:
         return self.database == "postgres" and not self.database_url
 
     def password(self) -> str:
-        """The Airflow admin's password, generated once per state folder and kept in the passwords file."""
-        return _generated(self.airflow_home / "passwords.json", USERNAME)[USERNAME]
+        """The admin password, generated once per state folder and kept in the passwords file."""
+        return self._secret("passwords.json", USERNAME, lambda: secrets.token_urlsafe(12))
+
+    def _secret(self, file: str, key: str, make: Any) -> str:
+        path = self.airflow_home / file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({key: make()}))
+            path.chmod(0o600)
+        return json.loads(path.read_text())[key]
 
     def mlflow_secrets(self) -> dict[str, str]:
         """MLflow's admin and service account passwords and its auth app's secret key, generated once."""
@@ -103,9 +113,9 @@ class Runtime:
             env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = self.service_account()
         return env
 
-    def server_env(self, name: str) -> dict[str, str]:
-        """What one component alone gets: the auth app's settings and admin password go to MLflow only."""
-        if name != "mlflow" or not self.mlflow_auth:
+    def mlflow_server_env(self) -> dict[str, str]:
+        """What MLflow alone gets: the auth app's settings and the admin password (with auth)."""
+        if not self.mlflow_auth:
             return {}
         folder, generated = self.home / "mlflow", self.mlflow_secrets()
         config = mlflow_auth.write_config(folder / "basic_auth.ini", f"sqlite:///{folder / 'auth.db'}", USERNAME)
@@ -123,9 +133,9 @@ class Runtime:
     def env(self) -> dict[str, str]:
         """Environment of every component and task: the stack's (:func:`stack.stack_env`), the embedded
         Airflow's own settings, sizing for 2 cores, and ``config``."""
-        jwt = _generated(self.airflow_home / "jwt_secret.json", "jwt_secret", size=64)["jwt_secret"]
-        fernet = _generated(self.airflow_home / "fernet_key.json", "fernet_key",
-                            make=lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())["fernet_key"]
+        jwt = self._secret("jwt_secret.json", "jwt_secret", lambda: secrets.token_urlsafe(64))
+        fernet = self._secret("fernet_key.json", "fernet_key",
+                              lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
         return {
             **stack.stack_env(self.home, self.airflow_home, self.database_uri("airflow")),
             **stack.embedded_airflow_env(self.airflow_port, self.airflow_home / "passwords.json", USERNAME),
@@ -151,7 +161,7 @@ class Runtime:
         if self.with_mlflow:
             found.append({"name": "mlflow", "argv": stack.mlflow_command(
                 self.mlflow_port, self.database_uri("mlflow"), str(self.home / "mlflow" / "artifacts"),
-                self.mlflow_auth), "watch": f"http:{self.mlflow_url}/health"})
+                self.mlflow_auth), "env": self.mlflow_server_env(), "watch": f"http:{self.mlflow_url}/health"})
         found += [{"name": "migrate", "argv": [airflow, "db", "migrate"], "gate": "oneshot"},
                   {"name": "api-server", "argv": [airflow, "api-server"], "env": stack.API_SERVER_POOL,
                    "watch": f"http:{self.airflow_url}/api/v2/monitor/health"},
@@ -172,13 +182,12 @@ class Runtime:
         return control.health(self)
 
 
-def _generated(path: Path, *names: str, size: int = 18, make: Any = None) -> dict[str, str]:
-    """Secrets kept in ``path`` (JSON, readable by its owner only), each generated the first time it is asked
-    for: ``make()``, else ``size`` random bytes, URL-safe."""
+def _generated(path: Path, *names: str) -> dict[str, str]:
+    """Secrets kept in ``path`` (JSON, readable by its owner only), each generated the first time it is asked for."""
     known = json.loads(path.read_text()) if path.exists() else {}
     missing = [name for name in names if name not in known]
     if missing:
-        known.update({name: make() if make else secrets.token_urlsafe(size) for name in missing})
+        known.update({name: secrets.token_urlsafe(18) for name in missing})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(json.dumps(known))
@@ -203,9 +212,13 @@ def launch(rt: Runtime) -> None:
 
 
 def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
+    """Wait until every component is healthy; with MLflow auth, make sure the service account exists."""
     from mlcycle.tools import control
 
     control.wait_healthy(rt, timeout)
+    if rt.mlflow_auth and rt.with_mlflow:
+        mlflow_auth.ensure_service_account(rt.mlflow_url, (USERNAME, rt.mlflow_secrets()[USERNAME]),
+                                           rt.service_account())
 
 
 def stop(rt: Runtime) -> None:

@@ -60,6 +60,8 @@ landing:
   pattern: "{name}/{name}_{{ds}}.csv"   # relative to the landing root ($MLCYCLE_LANDING_URI)
   timeout_minutes: 60       # how long wait_for_file waits for the day's file
   poke_seconds: 30
+  ready: auto               # EDIT: file://: stable (unchanged for stable_seconds); s3://: exists; or marker
+  stable_seconds: 60        # longer than the longest pause of a producer writing the file in place
 
 schedule:
   cron: "@daily"            # one ingest run per day
