@@ -68,6 +68,28 @@ def mlflow_ui_url() -> str | None:
     return url.rstrip("/") if url.startswith(("http://", "https://")) else None
 
 
+def mlflow_auth() -> bool:
+    """Embedded mode: run the local ``mlflow server`` with MLflow's basic-auth app (``MLCYCLE_MLFLOW_AUTH=1``)."""
+    return os.environ.get("MLCYCLE_MLFLOW_AUTH", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def mlflow_client_password() -> str | None:
+    """The password MLflow clients send (``$MLFLOW_TRACKING_PASSWORD``, read by MLflow itself); tasks mask it."""
+    return os.environ.get("MLFLOW_TRACKING_PASSWORD") or None
+
+
+def mlflow_admin() -> tuple[str | None, str | None]:
+    """The auth app's admin (``$MLFLOW_AUTH_ADMIN_USERNAME``, ``$MLFLOW_AUTH_ADMIN_PASSWORD``, MLflow's own names)."""
+    return os.environ.get("MLFLOW_AUTH_ADMIN_USERNAME") or None, os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD") or None
+
+
+def mlflow_service_account() -> tuple[str, str | None]:
+    """The pipeline's MLflow account: ``$MLCYCLE_MLFLOW_SERVICE_USERNAME`` (default ``mlcycle-pipeline``) and
+    ``$MLCYCLE_MLFLOW_SERVICE_PASSWORD``."""
+    return (os.environ.get("MLCYCLE_MLFLOW_SERVICE_USERNAME") or "mlcycle-pipeline",
+            os.environ.get("MLCYCLE_MLFLOW_SERVICE_PASSWORD") or None)
+
+
 def code_version() -> str:
     """The code version to record where there is no git checkout (an image): ``$MLCYCLE_CODE_VERSION``."""
     return os.environ.get("MLCYCLE_CODE_VERSION", "unknown")

@@ -14,11 +14,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
-SECRET = re.compile(r"PASSWORD|SECRET|FERNET|_KEY|^AIRFLOW_CONN_|^MINIO_ROOT_USER$")
+SECRET = re.compile(r"PASSWORD|SECRET|FERNET|_KEY|^AIRFLOW_CONN_|^MINIO_ROOT_USER$|^MLFLOW_ADMIN_USERNAME$")
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; $${...} is for the container's shell
 REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
-SERVICES = {"postgres", "redis", "minio", "minio-init", "mlflow", "airflow-init", "airflow-api-server",
+SERVICES = {"postgres", "redis", "minio", "minio-init", "mlflow", "mlflow-init", "airflow-init", "airflow-api-server",
             "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"}
+ONE_SHOTS = {"minio-init", "mlflow-init", "airflow-init"}
 
 
 def _references() -> dict[str, set[str]]:
@@ -60,7 +61,8 @@ def test_every_variable_of_the_compose_file_is_documented_in_env_example():
 
 def test_no_secret_has_a_default():
     assert {"POSTGRES_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY",
-            "REDIS_PASSWORD", "AIRFLOW_CONN_AWS_DEFAULT"} <= set(SECRETS)
+            "REDIS_PASSWORD", "AIRFLOW_CONN_AWS_DEFAULT", "MLFLOW_ADMIN_USERNAME", "MLFLOW_ADMIN_PASSWORD",
+            "MLFLOW_AUTH_SECRET_KEY", "MLFLOW_AUTH_DB_PASSWORD", "MLFLOW_PIPELINE_PASSWORD"} <= set(SECRETS)
     for name in SECRETS:
         operators = _references()[name]
         assert ":?" in operators, f"{name} must be required: ${{{name}:?...}}"
@@ -75,11 +77,10 @@ def test_compose_file_validates_with_every_secret_set(tmp_path):
     config = yaml.safe_load(result.stdout)
     services = config["services"]
     assert set(services) == SERVICES
-    one_shots = {"minio-init", "airflow-init"}
     for name, service in services.items():
-        assert name in one_shots or "healthcheck" in service, f"{name} has no healthcheck"
+        assert name in ONE_SHOTS or "healthcheck" in service, f"{name} has no healthcheck"
         for dependency, condition in (service.get("depends_on") or {}).items():
-            expected = "service_completed_successfully" if dependency in one_shots else "service_healthy"
+            expected = "service_completed_successfully" if dependency in ONE_SHOTS else "service_healthy"
             assert condition["condition"] == expected, (name, dependency, condition)
     airflow = services["airflow-scheduler"]["environment"]
     assert airflow["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
@@ -95,3 +96,44 @@ def test_compose_refuses_to_start_without_a_secret(tmp_path, secret):
     result = _compose(tmp_path, {**_secrets_filled(), secret: ""})
     assert result.returncode != 0, f"compose accepted an empty {secret}"
     assert secret in result.stderr, result.stderr
+
+
+def test_mlflow_runs_behind_its_auth_app_and_airflow_reaches_it_as_the_service_account(tmp_path):
+    """Anonymous requests refused, READ by default, admin and service account from .env, no secret in a file."""
+    import configparser
+
+    from mlflow.server.auth import config as auth_config
+
+    services = yaml.safe_load(_compose(tmp_path, _secrets_filled()).stdout)["services"]
+    mlflow = services["mlflow"]
+    assert "--app-name=basic-auth" in mlflow["command"]
+    env = mlflow["environment"]
+    assert env["MLFLOW_AUTH_ADMIN_USERNAME"] == _secrets_filled()["MLFLOW_ADMIN_USERNAME"]
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"] == _secrets_filled()["MLFLOW_ADMIN_PASSWORD"]
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"] == _secrets_filled()["MLFLOW_AUTH_SECRET_KEY"]
+    assert env["PGPASSWORD"] == _secrets_filled()["MLFLOW_AUTH_DB_PASSWORD"]
+    (mount,) = [v.split(":") for v in mlflow["volumes"] if f":{env['MLFLOW_AUTH_CONFIG_PATH']}:" in v]
+    ini = Path(mount[0])
+    assert ini.parts[-3:] == ("docker", "mlflow", "basic_auth.ini")
+    assert mount[2] == "ro"
+    parsed = configparser.ConfigParser()
+    parsed.read(REPO / "docker" / "mlflow" / ini.name)
+    assert not {"admin_username", "admin_password"} & set(parsed["mlflow"]), "credentials come from .env only"
+    with pytest.MonkeyPatch.context() as patch:  # as the server reads it
+        patch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(REPO / "docker" / "mlflow" / ini.name))
+        patch.setenv("MLFLOW_AUTH_ADMIN_USERNAME", "admin-from-env")
+        read = auth_config.read_auth_config()
+    assert read.default_permission == "READ"
+    assert read.admin_username == "admin-from-env"
+    assert read.database_uri == "postgresql+psycopg2://mlflow_auth@postgres:5432/mlflow_auth"  # its own DB and role
+    assert "mlflow_auth_pw" in (REPO / "docker" / "postgres" / "init-databases.sh").read_text()
+
+    init = services["mlflow-init"]
+    assert init["entrypoint"] == ["python", "-m", "mlcycle.tools.mlflow_auth"]
+    assert init["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    for name in ("airflow-scheduler", "airflow-worker", "airflow-triggerer"):
+        airflow, account = services[name], init["environment"]
+        assert airflow["environment"]["MLFLOW_TRACKING_USERNAME"] == account["MLCYCLE_MLFLOW_SERVICE_USERNAME"]
+        assert airflow["environment"]["MLFLOW_TRACKING_PASSWORD"] == account["MLCYCLE_MLFLOW_SERVICE_PASSWORD"]
+        assert account["MLCYCLE_MLFLOW_SERVICE_PASSWORD"] == _secrets_filled()["MLFLOW_PIPELINE_PASSWORD"]
+        assert airflow["depends_on"]["mlflow-init"]["condition"] == "service_completed_successfully"

@@ -115,7 +115,8 @@ def _asset_names(condition) -> set[str]:
         return set()
     if hasattr(condition, "objects"):
         return set().union(*(_asset_names(c) for c in condition.objects))
-    return {condition.name}
+    name = getattr(condition, "name", None)  # a time table's null condition has none
+    return {name} if name else set()
 
 
 def test_every_asset_a_dag_waits_for_is_produced_by_a_task():

@@ -27,6 +27,7 @@ CASES = [
     (ops.ScoreOperator, {**P, "ds": "2013-01-02"}, ("ds",)),
     (ops.MonitorOperator, {**P, "ds": "2013-01-02"}, ("ds", "drift_share", "quality_drop")),
     (ops.DriftAlertOperator, {**P, "results": []}, ("results",)),
+    (ops.AuditOperator, P, ()),
 ]
 
 
@@ -108,3 +109,49 @@ def test_rollback_moves_the_champion_of_the_model_not_of_the_pipeline(monkeypatc
     assert operator.run({"run_id": "run-1"}) == {"to_version": "2"}
     assert calls == [("flights-model", 2, "bad release", "run-1")]
     assert linked == [2]
+
+
+def test_a_day_after_the_end_date_is_refused_with_the_fix():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    dates = ops.IngestDatesOperator(task_id="dates", ds="2014-01-02", from_date="", to_date="",
+                                    last_day="2013-12-31", config_file="include/pipelines/flights.yaml")
+    with pytest.raises(AirflowFailException, match=r"2014-01-02 is after schedule.end_date 2013-12-31, where this "
+                                                   r"pipeline stops. To ingest later days, set schedule.end_date in "
+                                                   r"include/pipelines/flights.yaml"):
+        dates.execute({})
+    dates.from_date, dates.to_date = "2013-12-30", "2014-01-01"
+    with pytest.raises(AirflowFailException, match=r"2014-01-01 is after"):
+        dates.execute({})
+    dates.to_date = "2013-12-31"
+    assert dates.execute({}) == ["2013-12-30", "2013-12-31"]
+
+
+def test_a_bounded_schedule_is_events_so_a_later_run_still_has_tasks():
+    """With the DAG's end_date, Airflow would give a run after it no task (a silent success)."""
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.orchestration import factory
+
+    dag = factory.ingest_dag(load_pipeline("flights"))
+    assert dag.end_date is None
+    events = dag.timetable.event_dates
+    assert (str(events[0].date()), str(events[-1].date()), len(events)) == ("2013-01-01", "2013-12-31", 365)
+    assert all(task.end_date is None for task in dag.tasks)
+
+
+def test_a_task_masks_the_mlflow_password_in_its_log(monkeypatch):
+    """MLflow clients read the service account's password from the environment; every task masks it."""
+    import secrets
+
+    from airflow.sdk.log import redact
+
+    password = f"service-{secrets.token_hex(8)}"
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+
+    class Quiet(ops.AuditOperator):
+        def run(self, context):
+            return None
+
+    assert redact(f"with password {password}") == f"with password {password}"
+    Quiet(task_id="t", pipeline="flights").execute({})
+    assert redact(f"with password {password}") == "with password ***"

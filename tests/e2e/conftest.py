@@ -1,5 +1,7 @@
 """The embedded stack shared by the end-to-end tests: one ``airflow standalone`` and ``mlflow server``
 on free ports, in a temporary state folder, with January validated and a champion trained on it.
+MLflow runs behind its basic-auth app (``MLCYCLE_MLFLOW_AUTH=1`` mode): the scheduler's tasks and this
+process write as the pipeline's service account.
 
 Starting the stack takes a minute or two here, so every module in ``tests/e2e`` shares it. The
 pipeline is ``flights`` with a test-sized window (four days, one held out), a one-point search and a
@@ -42,10 +44,11 @@ def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     pipelines = pipelines_folder(root, "flights", _e2e_config())
     rt = runtime.Runtime(home=root / "state", airflow_port=free_port(), mlflow_port=free_port(),
-                         log_ports=(free_port(), free_port()))
+                         log_ports=(free_port(), free_port()), mlflow_auth=True)
     with pytest.MonkeyPatch.context() as patch:
         local_state(patch, rt.home, pipelines)
-        patch.setenv("MLFLOW_TRACKING_URI", rt.mlflow_url)
+        for name, value in rt.client_env().items():  # the URL and the service account
+            patch.setenv(name, value)
         config = load_pipeline("flights")
         try:
             runtime.launch(rt)  # the services start while January is ingested and validated
@@ -63,3 +66,18 @@ def stack(tmp_path_factory):
             runtime.stop(rt)
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, driven by Playwright: one per browser-test module."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()

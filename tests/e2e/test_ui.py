@@ -26,7 +26,7 @@ from mlcycle.tools.stack import NotReady, poll_until
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("MLCYCLE_TEST_ARTIFACTS", REPO / ".test-artifacts")) / "e2e-ui"
-CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS.mkdir(parents=True, exist_ok=True)
 LIVENESS = 900  # seconds; a manual training on four January days takes well under a minute here
 UI_WAIT = 60_000  # milliseconds, for the browser to show what the server already has
 
@@ -36,20 +36,6 @@ def _wait(what: str, done: Callable[[], Any], timeout: float = LIVENESS) -> Any:
         return poll_until(done, timeout, what, interval=3)
     except NotReady as exc:
         raise AssertionError(f"no progress: {exc}") from exc
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

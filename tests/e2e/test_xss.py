@@ -33,7 +33,7 @@ except ImportError:  # before they moved out of stages.modelling
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("MLCYCLE_TEST_ARTIFACTS", REPO / ".test-artifacts")) / "e2e-xss"
-CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS.mkdir(parents=True, exist_ok=True)
 DAY = "2013-01-05"
 MARK = "__mlcycle_xss"
 UI_WAIT = 60  # seconds, for the browser to show what the server already has
@@ -96,20 +96,6 @@ def poisoned(stack):
     page = Path(validated["docs_url"].removeprefix("file://")).relative_to(docs).as_posix()
     assert "onerror" in (docs / page).read_text(), "GX lists the origin payloads on the validation page"
     return SimpleNamespace(version=candidate["version"], docs_page=page, seconds=time.monotonic() - started)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
 
 
 # every frame records its uncaught errors (Playwright's pageerror may not see those of a sandboxed frame)

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mlcycle import settings
@@ -55,7 +56,7 @@ def test_a_profiled_sample_gives_a_config_the_factory_builds_every_dag_from(proj
     assert str(config.schedule.start_date) == "2024-05-01"
     assert (settings.state_dir() / "landing" / "sales").is_dir()
     assert _dag_ids(config) == {f"{s}_sales" for s in config.stages}
-    assert len(config.stages) == 8
+    assert len(config.stages) == 9
     assert "ingest_sales" in factory.build(factory.ingest_dag), "the dags/ files pick it up unchanged"
     comments = (project / "pipelines" / "sales.yaml").read_text()
     assert "# EDIT" in comments
@@ -96,7 +97,7 @@ def test_without_a_sample_the_placeholder_contract_is_valid(project: Path) -> No
     config = load_pipeline("churn")
     assert config.task == "classification"
     assert config.evaluation.thresholds
-    assert len(_dag_ids(config)) == 8
+    assert len(_dag_ids(config)) == 9
 
 
 @pytest.mark.parametrize("name", ["Sales", "1sales", "s", "daily-sales", "sales.v2", "x" * 41])
@@ -118,13 +119,13 @@ def test_an_existing_name_is_refused_and_left_alone(project: Path, capsys) -> No
 def test_the_shipped_pipelines_are_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLCYCLE_PIPELINES_DIR", raising=False)
     with pytest.raises(scaffold.ScaffoldError, match="exists already"):
-        scaffold.scaffold("flights")
+        scaffold.scaffold(scaffold.Request("flights"))
 
 
 def test_a_sample_without_a_date_column_is_refused_with_the_fix(project: Path) -> None:
     (project / "nodate.csv").write_text("store,price\nnorth,1.0\n")
     with pytest.raises(scaffold.ScaffoldError, match="--date-column"):
-        scaffold.scaffold("nodate", project / "nodate.csv")
+        scaffold.scaffold(scaffold.Request("nodate", str(project / "nodate.csv")))
     assert not (project / "pipelines" / "nodate.yaml").exists()
 
 
@@ -153,7 +154,8 @@ def _schema_fields() -> dict[str, str]:
 
     sections = {"": config.PipelineConfig, "landing.": config.LandingConfig, "schedule.": config.ScheduleConfig,
                 "validation.": config.ValidationConfig, "training.": config.TrainingConfig,
-                "evaluation.": config.EvaluationConfig, "monitoring.": config.MonitoringConfig}
+                "evaluation.": config.EvaluationConfig, "monitoring.": config.MonitoringConfig,
+                "governance.": config.GovernanceConfig}
     fields = {}
     for prefix, model in sections.items():
         for name, field in model.model_fields.items():
@@ -166,3 +168,73 @@ def _schema_fields() -> dict[str, str]:
 
 def test_the_guides_config_reference_lists_every_field_with_its_default() -> None:
     assert _documented_fields() == _schema_fields(), "update the Config reference of docs/adding-a-pipeline.md"
+
+
+DAYS = ["2013-05-14", "2013-05-15", "2013-05-16", "2013-05-21"]  # flights of ordinary days (few cancelled)
+
+
+@pytest.fixture
+def flights_days(project: Path) -> Path:
+    """Four real days of the flights export, one CSV a day, as a producer would deliver them."""
+    from mlcycle.sources import nycflights
+
+    folder = project / "export"
+    folder.mkdir()
+    for ds in DAYS:
+        nycflights.day(ds).to_csv(folder / f"flights_{ds}.csv", index=False)
+    return folder
+
+
+def test_several_days_give_ranges_every_one_of_them_passes(project: Path, flights_days: Path, capsys) -> None:
+    """Ranges from one day failed most later days; profiled from all, no day of the sample fails its suite."""
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.sources import landing
+    from mlcycle.stages import ingestion
+
+    assert scaffold.main(["cargo", "--from-csv", str(flights_days / "flights_*.csv"), "--label", "is_late",
+                          "--key", "carrier,flight,origin,sched_dep_time"]) == 0
+    out = capsys.readouterr().out
+    assert "measured on 4 sample days" in out
+    assert "paused: unpause them in the Airflow UI" in out
+    config = load_pipeline("cargo")
+    assert config.schedule.paused_upon_creation
+    assert config.key == ["carrier", "flight", "origin", "sched_dep_time"]
+    assert config.monitoring.numeric_threshold > 0.1  # not the default that raised drift on the first new day
+    for ds in DAYS:
+        landing.land_frame(pd.read_csv(flights_days / f"flights_{ds}.csv"),
+                           settings.landing_uri(), config.landing_path(ds))
+        ingestion.ingest_day(config, ds)
+        result = ingestion.validate_day(config, ds)
+        assert result["rows"] > 0
+        assert result["quarantined_rows"] / (result["rows"] + result["quarantined_rows"]) <= 0.05, result
+
+
+def test_a_one_column_key_gets_the_single_column_uniqueness_check(project: Path) -> None:
+    from mlcycle.core import quality
+
+    written = scaffold.scaffold(scaffold.Request("sales", str(project / "sample.csv"), key=["basket_id"]))
+    suite = json.loads(Path(written["suite"]).read_text())
+    uniques = [e for e in suite["expectations"] if "unique" in e["type"]]
+    assert [(e["type"], e["kwargs"]) for e in uniques] == [("expect_column_values_to_be_unique",
+                                                            {"column": "basket_id"})]
+    assert quality.load_suite("sales").name == "sales"
+
+
+def test_the_scaffolds_dags_start_paused_unless_told_to_start(project: Path) -> None:
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.orchestration import factory
+
+    scaffold.scaffold(scaffold.Request("sales", str(project / "sample.csv")))
+    assert {dag.is_paused_upon_creation for dag in factory.build(factory.ingest_dag).values()} == {True}
+    assert scaffold.main(["shop", "--from-csv", str(project / "sample.csv"), "--start",
+                          "--start-date", "2024-05-02", "--end-date", "2024-06-30"]) == 0
+    config = load_pipeline("shop")
+    assert not config.schedule.paused_upon_creation
+    assert (str(config.schedule.start_date), str(config.schedule.end_date)) == ("2024-05-02", "2024-06-30")
+
+
+def test_an_unknown_key_or_an_empty_glob_is_refused(project: Path) -> None:
+    with pytest.raises(scaffold.ScaffoldError, match=r"key columns \['sku'\] are not in the sample"):
+        scaffold.scaffold(scaffold.Request("sales", str(project / "sample.csv"), key=["sku"]))
+    with pytest.raises(scaffold.ScaffoldError, match="no CSV file in"):
+        scaffold.scaffold(scaffold.Request("sales", str(project / "nothing_*.csv")))

@@ -38,6 +38,8 @@ class ScheduleConfig(_Strict):
     start_date: dt.date
     end_date: dt.date | None = None
     catchup: bool = False
+    paused_upon_creation: bool = Field(False, description="The pipeline's DAGs start paused: nothing runs until "
+                                                          "a person unpauses them (the scaffold sets it).")
 
     @model_validator(mode="after")
     def _ordered(self) -> ScheduleConfig:
@@ -132,6 +134,18 @@ class MonitoringConfig(_Strict):
                                                          "this many minutes are recorded and skipped.")
 
 
+class GovernanceConfig(_Strict):
+    """What a champion must carry to be used, and what happens when someone else moves it."""
+
+    require_approval: bool = Field(False, description="A champion must also carry the version tag "
+                                                      "approval=approved to be promoted, scored or monitored.")
+    on_manual_alias: Literal["revert", "alert"] = Field(
+        "revert", description="A move of champion or previous the pipeline did not make is recorded and notified; "
+                              "revert: the aliases go back to what the pipeline last set; alert: they stay.")
+    audit_cron: str | None = Field("*/10 * * * *", description="Schedule of audit_<p> (UTC); null: by hand only. "
+                                                               "Score and monitor audit at their start anyway.")
+
+
 class PipelineConfig(_Strict):
     """One model pipeline: its data contract and the settings of every stage."""
 
@@ -151,6 +165,7 @@ class PipelineConfig(_Strict):
     training: TrainingConfig | None = None
     evaluation: EvaluationConfig = EvaluationConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     @model_validator(mode="after")
     def _columns_declared(self) -> PipelineConfig:
@@ -185,7 +200,7 @@ class PipelineConfig(_Strict):
     @property
     def stages(self) -> list[str]:
         """The DAGs this pipeline gets: ``<stage>_<name>``."""
-        model_stages = ["train", "evaluate", "register", "rollback", "score", "monitor"]
+        model_stages = ["train", "evaluate", "register", "rollback", "score", "monitor", "audit"]
         return ["ingest", "validate"] + (model_stages if self.training else [])
 
     @property

@@ -15,7 +15,7 @@ from mlcycle import settings
 from mlcycle.core.locks import file_lock
 
 log = logging.getLogger(__name__)
-EVENTS = ("task_failed", "quarantine", "drift", "promotion", "rejection")
+EVENTS = ("task_failed", "quarantine", "drift", "promotion", "rejection", "incident")
 
 
 def record(event: str, pipeline: str, title: str, message: str, details: dict[str, Any] | None = None) -> dict:

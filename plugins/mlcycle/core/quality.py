@@ -70,6 +70,26 @@ def _context():
                           runtime_environment={"MLCYCLE_GX_RUNTIME": str(runtime)})
 
 
+def _suite(context, suite_name: str):
+    """The suite from the context; a missing file and a file GX cannot parse are told apart."""
+    path = settings.gx_project_dir() / "expectations" / f"{suite_name}.json"
+    if not path.exists():
+        raise QualityError(f"no expectation suite '{suite_name}': {path} does not exist")
+    try:
+        return context.suites.get(suite_name)
+    except Exception as exc:  # GX raises its own DataContextError, wrapping pydantic's ValidationError
+        raise QualityError(f"the expectation suite {path} does not parse: {exc}. Fix the expectation it names, "
+                           f"then re-run the day (validate DAG, Param ds)") from exc
+
+
+def load_suite(suite_name: str):
+    """Load the versioned suite with GX itself (what a validate task will do); :class:`QualityError` with
+    GX's own message when it does not parse."""
+    settings.quiet_third_parties()
+    with file_lock(settings.gx_runtime_dir() / ".lock"):
+        return _suite(_context(), suite_name)
+
+
 def _describe(result) -> str:
     config = result.expectation_config
     target = config.kwargs.get("column") or config.kwargs.get("column_list") or ""
@@ -93,11 +113,7 @@ def validate(frame: pd.DataFrame, suite_name: str, run_name: str) -> QualityRepo
     frame = frame.reset_index(drop=True)
     with file_lock(settings.gx_runtime_dir() / ".lock"):
         context = _context()
-        try:
-            suite = context.suites.get(suite_name)
-        except Exception as exc:  # GX raises its own DataContextError here
-            raise QualityError(f"no expectation suite '{suite_name}' in "
-                               f"{settings.gx_project_dir() / 'expectations'}: {exc}") from exc
+        suite = _suite(context, suite_name)
         asset = context.data_sources.add_or_update_pandas(DATASOURCE).add_dataframe_asset(suite_name)
         batch = asset.add_batch_definition_whole_dataframe("daily")
         definition = context.validation_definitions.add_or_update(

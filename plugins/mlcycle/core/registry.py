@@ -3,8 +3,10 @@
 Aliases, not stages: ``challenger`` marks the newest candidate, ``champion`` the serving model,
 ``previous`` the champion it replaced (what a rollback restores). Every move of ``champion`` is
 serialised by a lock, re-read after it is set, and recorded as a run of the experiment
-``<model>-promotions`` so the history is visible in the MLflow UI. Runs themselves are
-:mod:`mlcycle.core.tracking`'s.
+``<model>-promotions`` so the history is visible in the MLflow UI. The record is the pipeline's
+*intent* (``kind=intent``: what ``champion`` and ``previous`` will be), written before the aliases
+move, so an audit (:mod:`mlcycle.core.governance`) tells a move of the pipeline from one made by hand.
+Runs themselves are :mod:`mlcycle.core.tracking`'s.
 """
 
 from __future__ import annotations
@@ -112,19 +114,65 @@ def _record(name: str, action: str, from_version: int | None, to_version: int | 
     return record
 
 
-def history(name: str) -> list[dict[str, str]]:
-    """Promotion, rejection and rollback records, oldest first."""
+def _records(name: str, where: str = "", newest_first: bool = False, limit: int = 1000) -> list[dict[str, str]]:
     mlflow_client = client()
     experiment = mlflow_client.get_experiment_by_name(f"{name}-promotions")
     if experiment is None:
         return []
-    runs = mlflow_client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"],
-                                     max_results=1000)
+    runs = mlflow_client.search_runs([experiment.experiment_id], where, max_results=limit,
+                                     order_by=[f"attributes.start_time {'DESC' if newest_first else 'ASC'}"])
+    return [dict(r.data.tags) for r in runs]
+
+
+def history(name: str) -> list[dict[str, str]]:
+    """Promotion, rejection, rollback and incident records, oldest first."""
     keys = ("action", "from_version", "to_version", "reason", "at", "report", "airflow_run")
-    return [{k: r.data.tags.get(k, "") for k in keys} for r in runs]
+    return [{k: tags.get(k, "") for k in keys} for tags in _records(name)]
 
 
-def _lock(name: str):
+def last_record(name: str) -> dict[str, str]:
+    """The tags of the newest record of the history ({} without one)."""
+    return next(iter(_records(name, newest_first=True, limit=1)), {})
+
+
+def _version(text: str | None) -> int | None:
+    return int(text) if text else None
+
+
+def expected_aliases(name: str) -> dict[str, int | None]:
+    """What ``champion`` and ``previous`` are after the pipeline's last move (None: unset).
+
+    From the newest intent record; history written before intents existed gives the champion only."""
+    newest = _records(name, "tags.kind = 'intent'", newest_first=True, limit=1)
+    if newest:
+        return {CHAMPION: _version(newest[0]["expect.champion"]), PREVIOUS: _version(newest[0]["expect.previous"])}
+    moves = [r for r in history(name) if r["action"] in ("promote", "rollback")]
+    return {CHAMPION: _version(moves[-1]["to_version"]) if moves else None}
+
+
+def set_aliases(name: str, aliases: dict[str, int | None]) -> None:
+    """Point each alias at its version; None deletes the alias. Callers hold :func:`champion_lock`."""
+    mlflow_client = client()
+    for alias, version in aliases.items():
+        if version is not None:
+            mlflow_client.set_registered_model_alias(name, alias, str(version))
+        elif alias_version(name, alias) is not None:
+            mlflow_client.delete_registered_model_alias(name, alias)
+
+
+def record_incident(name: str, expected: dict[str, int | None], found: dict[str, int | None], reason: str,
+                    response: str) -> dict[str, Any]:
+    """An alias the pipeline did not set, in the promotion history (``kind=incident``)."""
+    return _record(name, "incident", expected.get(CHAMPION), found.get(CHAMPION), reason[:TAG_LIMIT],
+                   {"kind": "incident", "response": response, "found": describe_aliases(found)})
+
+
+def describe_aliases(aliases: dict[str, int | None]) -> str:
+    return ", ".join(f"{alias}=v{version}" if version else f"{alias} unset" for alias, version in aliases.items())
+
+
+def champion_lock(name: str):
+    """The lock every move of ``champion`` and ``previous`` (and the audit) holds."""
     return file_lock(settings.state_dir() / "locks" / f"champion-{name}.lock")
 
 
@@ -133,25 +181,40 @@ def _drop_challenger(name: str, version: int) -> None:
         client().delete_registered_model_alias(name, CHALLENGER)
 
 
+def _intent(name: str, action: str, current: int | None, aliases: dict[str, int | None], reason: str,
+            extra: dict[str, str]) -> dict[str, Any]:
+    return _record(name, action, current, aliases[CHAMPION], reason,
+                   {**extra, "kind": "intent", **{f"expect.{a}": str(v or "") for a, v in aliases.items()}})
+
+
 def _move_champion(name: str, version: int, action: str, reason: str, extra: dict[str, str]) -> dict[str, Any]:
     """Point ``champion`` at ``version`` under the lock. A promotion keeps the old champion as ``previous``;
-    a rollback marks the withdrawn champion ``rolled_back`` so no later default rollback brings it back."""
+    a rollback marks the withdrawn champion ``rolled_back`` so no later default rollback brings it back.
+
+    The intent is recorded first; a move that fails records the aliases as they were (``abort``)."""
     mlflow_client = client()
-    current = alias_version(name, CHAMPION)
+    current, previous = alias_version(name, CHAMPION), alias_version(name, PREVIOUS)
+    before = {CHAMPION: current, PREVIOUS: previous}
     if current == version:
         log.info("%s version %s is already %s", name, version, CHAMPION)
+        if expected_aliases(name).get(CHAMPION) != version:  # set by hand: this run makes it the pipeline's
+            _intent(name, action, current, before, f"{reason} (adopts the champion set outside the pipeline)", extra)
         return {"action": "noop", "from_version": current, "to_version": version}
-    if current is not None and action == "rollback":
-        mlflow_client.set_model_version_tag(name, str(current), "rolled_back", "true")
-        mlflow_client.delete_registered_model_alias(name, PREVIOUS)
-    elif current is not None:
-        mlflow_client.set_registered_model_alias(name, PREVIOUS, str(current))
-        mlflow_client.set_model_version_tag(name, str(current), "replaced_by", str(version))
-    mlflow_client.set_registered_model_alias(name, CHAMPION, str(version))
+    after = {CHAMPION: version, PREVIOUS: None if action == "rollback" else current if current else previous}
+    record = _intent(name, action, current, after, reason, extra)
+    try:
+        if current is not None and action == "rollback":
+            mlflow_client.set_model_version_tag(name, str(current), "rolled_back", "true")
+        elif current is not None:
+            mlflow_client.set_model_version_tag(name, str(current), "replaced_by", str(version))
+        set_aliases(name, after)
+    except Exception:
+        _intent(name, "abort", current, before, f"the move to v{version} failed", extra)
+        raise
     confirmed = alias_version(name, CHAMPION)
     if confirmed != version:
         raise RegistryError(f"{CHAMPION} of {name} reads back as {confirmed} after setting {version}")
-    return _record(name, action, current, version, reason, extra)
+    return record
 
 
 def promote(name: str, version: int, reason: str, report: str = "", airflow_run: str = "") -> dict[str, Any]:
@@ -160,7 +223,7 @@ def promote(name: str, version: int, reason: str, report: str = "", airflow_run:
     if tags.get("gate") != "passed":
         raise RegistryError(f"{name} v{version} has gate={tags.get('gate', 'none')}: only a version that passed "
                             "the Evidently gate can be promoted")
-    with _lock(name):
+    with champion_lock(name):
         record = _move_champion(name, version, "promote", reason, {"report": report, "airflow_run": airflow_run})
         client().set_model_version_tag(name, str(version), "promoted_at", dt.datetime.now(dt.UTC).isoformat())
         _drop_challenger(name, version)
@@ -169,7 +232,7 @@ def promote(name: str, version: int, reason: str, report: str = "", airflow_run:
 
 def reject(name: str, version: int, reasons: list[str], report: str = "", airflow_run: str = "") -> dict[str, Any]:
     """Record a failed gate on the version; the champion is left untouched."""
-    with _lock(name):
+    with champion_lock(name):
         client().set_model_version_tag(name, str(version), "rejected", "true")
         _drop_challenger(name, version)
         return _record(name, "reject", alias_version(name, CHAMPION), version, "; ".join(reasons)[:TAG_LIMIT],
@@ -178,7 +241,7 @@ def reject(name: str, version: int, reasons: list[str], report: str = "", airflo
 
 def rollback(name: str, version: int | None, reason: str, airflow_run: str = "") -> dict[str, Any]:
     """Move ``champion`` back to ``version`` (default: the ``previous`` champion)."""
-    with _lock(name):
+    with champion_lock(name):
         target = version or alias_version(name, PREVIOUS)
         if target is None:
             raise RegistryError(f"{name} has no '{PREVIOUS}' champion to roll back to (none yet, or already "

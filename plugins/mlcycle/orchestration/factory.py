@@ -7,15 +7,18 @@ heavy import (pandas, GX, DVC ... load inside the tasks).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
+from airflow.timetables.events import EventsTimetable  # the SDK's drops `_summary` on serialization (3.3)
 
 from mlcycle import settings
-from mlcycle.core import lake
+from mlcycle.core import lake, suite_check
 from mlcycle.core.config import PipelineConfig, load_config, load_pipelines
 from mlcycle.orchestration.assets import pipeline_asset
 from mlcycle.orchestration.notifiers import TaskFailureNotifier
 from mlcycle.orchestration.operators import (
+    AuditOperator,
     DriftAlertOperator,
     EvaluateOperator,
     IngestDatesOperator,
@@ -46,6 +49,7 @@ def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
                          "on_failure_callback": TaskFailureNotifier(pipeline=config.name)},
         "start_date": _utc(config.schedule.start_date),
         "catchup": False,
+        "is_paused_upon_creation": config.schedule.paused_upon_creation,
     }
 
 
@@ -57,15 +61,16 @@ def ingest_dag(config: PipelineConfig) -> DAG:
                      "Backfill a range from the trigger form (From / To), or with `airflow backfill create --dag-id "
                      f"ingest_{config.name} --from-date ... --to-date ...`. A corrected file for a day already "
                      "ingested: run the day again (From = To = the day); validate, score and monitor redo that day.")
-    kwargs.update(catchup=config.schedule.catchup, end_date=_utc(config.schedule.end_date), max_active_runs=4)
+    kwargs.update(catchup=config.schedule.catchup, max_active_runs=4)
     params = {
         "from_date": Param(None, type=["null", "string"], format="date", title="From (backfill)",
                            description="First day to ingest (YYYY-MM-DD). Empty: the run's logical date only."),
         "to_date": Param(None, type=["null", "string"], format="date", title="To (backfill)",
                          description="Last day to ingest, inclusive (at most 366 days after From)."),
     }
-    with DAG(schedule=config.schedule.cron, params=params, **kwargs) as dag:
-        dates = IngestDatesOperator(task_id="dates")
+    with DAG(schedule=_ingest_schedule(config), params=params, **kwargs) as dag:
+        dates = IngestDatesOperator(task_id="dates", last_day=str(config.schedule.end_date or ""),
+                                    config_file=str(settings.pipelines_dir() / f"{config.name}.yaml"))
         wait = LandingFileSensor.partial(task_id="wait_for_file", poke_interval=config.landing.poke_seconds,
                                          timeout=config.landing.timeout_minutes * 60, ready=config.landing.ready,
                                          stable_seconds=config.landing.stable_seconds, marker=config.landing.marker,
@@ -74,6 +79,23 @@ def ingest_dag(config: PipelineConfig) -> DAG:
                                         outlets=[pipeline_asset("raw", config.name)]).expand(ds=dates.output)
         wait >> ingest
     return dag
+
+
+def _ingest_schedule(config: PipelineConfig) -> str | EventsTimetable:
+    """The cron, or with an ``end_date`` the cron's times up to it as events.
+
+    Not the DAG's ``end_date``: Airflow gives a run after it no task at all, so a day triggered after
+    the end would "succeed" doing nothing. With events, such a run starts, and its first task refuses
+    the day with the reason and the fix.
+    """
+    schedule = config.schedule
+    if schedule.end_date is None:
+        return schedule.cron
+    from croniter import croniter
+
+    times, last = croniter(schedule.cron, _utc(schedule.start_date) - dt.timedelta(seconds=1)), _utc(schedule.end_date)
+    events = list(itertools.takewhile(lambda t: t <= last, (times.get_next(dt.datetime) for _ in itertools.count())))
+    return EventsTimetable(event_dates=events, presorted=True, description=f"{schedule.cron} until {schedule.end_date}")
 
 
 def _landing_uri(config: PipelineConfig):
@@ -219,6 +241,20 @@ def monitor_dag(config: PipelineConfig) -> DAG:
     return dag
 
 
+def audit_dag(config: PipelineConfig) -> DAG:
+    """``audit_<p>``: who moved the champion, on a schedule (score and monitor also audit at their start)."""
+    governance = config.governance
+    when = f"on the schedule `{governance.audit_cron}` (UTC)" if governance.audit_cron else "by hand"
+    kwargs = _common(config, "audit", "Compare aliases `champion` and `previous` with the pipeline's last promotion "
+                     "record (written by register and rollback before they move an alias). A move the pipeline did "
+                     "not make is recorded in the promotion history as an incident, notified, and "
+                     f"{'reverted' if governance.on_manual_alias == 'revert' else 'left as is'} "
+                     f"(`governance.on_manual_alias: {governance.on_manual_alias}`).\n\nRuns {when}.")
+    with DAG(schedule=governance.audit_cron, max_active_runs=1, **kwargs) as dag:
+        AuditOperator(task_id="audit", pipeline=config.name)
+    return dag
+
+
 def configured(name: str) -> PipelineConfig | None:
     """The config of pipeline ``name``, or None where it is not configured (then a hand-written DAG of
     that pipeline is not built, as the factory builds no DAG for it)."""
@@ -229,4 +265,7 @@ def configured(name: str) -> PipelineConfig | None:
 def build(stage_factory) -> dict[str, DAG]:
     """One DAG per pipeline config for the given stage factory, keyed by dag_id."""
     stage = stage_factory.__name__.removesuffix("_dag")
-    return {dag.dag_id: dag for dag in map(stage_factory, (c for c in load_pipelines() if stage in c.stages))}
+    configs = [c for c in load_pipelines() if stage in c.stages]
+    for config in configs:  # a suite that does not fit its config is an import error now, not a red task later
+        suite_check.check(config)
+    return {dag.dag_id: dag for dag in map(stage_factory, configs)}

@@ -1,4 +1,4 @@
-"""``BaseNotifier`` classes for the lifecycle's events: task failure, quarantine, drift, promotion.
+"""``BaseNotifier`` classes for the lifecycle's events: task failure, quarantine, drift, promotion, incident.
 
 Every notification goes to the task log and to the notifications file (:mod:`mlcycle.core.notify`).
 When the Airflow connections exist, it also goes to Slack (``slack_default``, a Slack webhook
@@ -119,3 +119,14 @@ class PromotionNotifier(LifecycleNotifier):
     def __init__(self, *, promoted: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.event = "promotion" if promoted else "rejection"
+
+
+class IncidentNotifier(LifecycleNotifier):
+    """An alias moved outside the pipeline (:func:`mlcycle.core.governance.audit`'s incident record)."""
+
+    event = "incident"
+
+    def __init__(self, *, incident: dict[str, Any], **kwargs: Any) -> None:
+        kwargs.setdefault("title", f"{incident['model']}: champion or previous moved outside the pipeline "
+                                   f"({incident['found']})")
+        super().__init__(message=incident["reason"], details=incident, **kwargs)

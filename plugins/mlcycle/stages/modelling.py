@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from mlcycle import settings
-from mlcycle.core import gating, lake, registry, storage, tracking, training, versioning
+from mlcycle.core import gating, governance, lake, registry, storage, tracking, training, versioning
 from mlcycle.core.config import PipelineConfig
 from mlcycle.errors import DataError
 
@@ -111,6 +111,9 @@ def register_model(config: PipelineConfig, version: int, airflow_run: str = "", 
     tags = registry.version_info(config.model_name, version)["tags"]
     gate = tags.get("gate")
     extra = [note] if note else []
+    if gate == "passed" and (refused := governance.refusals(config, tags)):
+        raise registry.RegistryError(f"{config.model_name} v{version} passed the gate, but {' and '.join(refused)}: "
+                                     f"approve it (version tag approval=approved), then run register_{config.name}")
     if gate == "passed":
         record = registry.promote(config.model_name, version, "; ".join(["Evidently gate passed", *extra]),
                                   tags.get("gate.report", ""), airflow_run)

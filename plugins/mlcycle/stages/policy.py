@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mlcycle.core import registry, tracking
+from mlcycle.core import governance, registry, tracking
 from mlcycle.core.config import PipelineConfig
 from mlcycle.stages import ingestion, scoring
 
@@ -24,6 +24,7 @@ class Decision:
 
     action: Action
     reason: str = ""
+    incident: dict[str, Any] | None = None  # an alias moved outside the pipeline, for the operator to notify
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,18 @@ def too_little_data(config: PipelineConfig, cause: dict[str, Any], error: Except
         reason += "; the next alert retrains"
         tracking.record_alert(config.model_name, "deferred", cause, reason)
     return Decision("skip", reason)
+
+
+def before_consuming(config: PipelineConfig) -> Decision:
+    """Where everything that uses ``champion`` starts: audit the aliases (a move the pipeline did not make is
+    recorded and, by default, reverted: see :mod:`mlcycle.core.governance`), then refuse a champion that may
+    not serve. The decision carries a new incident, if any."""
+    incident = governance.audit(config)
+    try:
+        governance.servable_champion(config)
+    except governance.UngatedChampion as refused:
+        return Decision("fail", str(refused), incident)
+    return Decision("run", "", incident)
 
 
 def versions_to_handle(explicit: Any, event_extras: list[dict[str, Any]]) -> list[int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mlcycle.core import lake, monitoring, registry, storage, tracking, training
+from mlcycle.core import governance, lake, monitoring, registry, storage, tracking, training
 from mlcycle.core.config import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,10 @@ def _output_uri(config: PipelineConfig, zone: str, ds: str) -> str:
 
 
 def score_day(config: PipelineConfig, ds: str) -> dict[str, Any] | None:
-    """Batch predictions of the champion for one validated day; None when there is no champion yet."""
-    champion = registry.champion(config.model_name)
+    """Batch predictions of the champion for one validated day; None when there is no champion yet.
+
+    :class:`~mlcycle.core.governance.UngatedChampion` when the champion may not serve."""
+    champion = governance.servable_champion(config)
     if champion is None:
         log.warning("%s has no champion yet: nothing scores %s. Train a model and let the gate promote it "
                     "(train_%s), then re-run this day.", config.model_name, ds, config.name)
@@ -75,9 +77,10 @@ def monitor_day(config: PipelineConfig, ds: str, drift_share: float | None = Non
                 quality_drop: float | None = None) -> dict[str, Any] | None:
     """Drift and quality of one validated day against the champion's training snapshot (from DVC).
 
-    Writes the report to the lake and MLflow (experiment ``<p>-monitoring``); None without a champion.
+    Writes the report to the lake and MLflow (experiment ``<p>-monitoring``); None without a champion,
+    :class:`~mlcycle.core.governance.UngatedChampion` when it may not serve.
     """
-    champion = registry.champion(config.model_name)
+    champion = governance.servable_champion(config)
     if champion is None:
         log.warning("%s has no champion yet, so there is no reference to compare %s with: monitoring skipped. "
                     "Train a model and let the gate promote it (train_%s).", config.model_name, ds, config.name)

@@ -13,6 +13,10 @@ FINISHED = {"success", "failed"}
 class AirflowAPIError(RuntimeError):
     """The API refused or could not be reached; the message says which and why."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class AirflowClient:
     """Authenticates with a username and password and calls ``/api/v2``."""
@@ -40,7 +44,8 @@ class AirflowClient:
             time.sleep(2 + 2 * attempt)
             response = self._http.request(method, path, **kwargs)
         if response.status_code >= 400:
-            raise AirflowAPIError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
+            raise AirflowAPIError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}",
+                                  response.status_code)
         return response.json() if response.content else None
 
     def get(self, path: str, **params: Any) -> Any:
@@ -95,4 +100,12 @@ class AirflowClient:
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
                 ) -> dict[str, Any]:
-        return self.post(f"/dags/{dag_id}/dagRuns", {"conf": conf or {}, "logical_date": logical_date})
+        """Start a run; a logical date that has a run already is refused with what to do instead."""
+        try:
+            return self.post(f"/dags/{dag_id}/dagRuns", {"conf": conf or {}, "logical_date": logical_date})
+        except AirflowAPIError as exc:
+            if exc.status != 409 or not logical_date:
+                raise
+            raise AirflowAPIError(f"{dag_id} has a run for the logical date {logical_date} already, and a date runs "
+                                  "once: clear that run in the Airflow UI (Clear, with its tasks) to run it again, "
+                                  "or trigger without a logical date (ingest: From / To in the form)", 409) from exc

@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each act")
     args = parser.parse_args(argv)
     rt = runtime.Runtime.from_env()
-    os.environ["MLFLOW_TRACKING_URI"] = rt.mlflow_url
+    os.environ.update(rt.client_env())  # with MLCYCLE_MLFLOW_AUTH=1: the pipeline's service account
     started = time.monotonic()
     try:
         runtime.start(rt)

@@ -1,7 +1,9 @@
 """Embedded runtime: ``airflow standalone`` and ``mlflow server`` as real local processes.
 
 All their state lives under ``$MLCYCLE_HOME`` (default ``<repo>/.state``). Starting twice is a
-no-op; a port held by something else is reported with the fix.
+no-op; a port held by something else is reported with the fix. With ``MLCYCLE_MLFLOW_AUTH=1``, MLflow
+runs behind its basic-auth app: an admin and the pipeline's service account, with passwords generated
+once per state folder; everyone else reads only.
 
 Usage: ``python -m mlcycle.tools.runtime {start,stop,status,env}``
 """
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlcycle import settings
-from mlcycle.tools import stack
+from mlcycle.tools import mlflow_auth, stack
 
 USERNAME = "admin"
 
@@ -34,10 +36,11 @@ class Runtime:
     airflow_port: int = 8080
     mlflow_port: int = 5000
     log_ports: tuple[int, int] = (8793, 8794)  # task and trigger log servers
+    mlflow_auth: bool = False  # MLflow behind its basic-auth app
 
     @classmethod
     def from_env(cls) -> Runtime:
-        return cls(settings.state_dir(), *settings.embedded_ports())
+        return cls(settings.state_dir(), *settings.embedded_ports(), mlflow_auth=settings.mlflow_auth())
 
     @property
     def airflow_url(self) -> str:
@@ -52,14 +55,33 @@ class Runtime:
         return self.home / "airflow"
 
     def password(self) -> str:
-        """The admin password, generated once per state folder and kept in the passwords file."""
-        path = self.airflow_home / "passwords.json"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f'{{"{USERNAME}": "{secrets.token_urlsafe(12)}"}}')
-        import json
+        """The Airflow admin's password, generated once per state folder and kept in the passwords file."""
+        return _generated(self.airflow_home / "passwords.json", USERNAME)[USERNAME]
 
-        return json.loads(path.read_text())[USERNAME]
+    def mlflow_secrets(self) -> dict[str, str]:
+        """MLflow's admin and service account passwords and its auth app's secret key, generated once."""
+        return _generated(self.home / "mlflow" / "auth.json", USERNAME, "service", "secret_key")
+
+    def service_account(self) -> tuple[str, str]:
+        """The pipeline's MLflow username and password (with auth)."""
+        return settings.mlflow_service_account()[0], self.mlflow_secrets()["service"]
+
+    def client_env(self) -> dict[str, str]:
+        """How a client reaches this MLflow: its URL, and with auth the pipeline's service account."""
+        env = {"MLFLOW_TRACKING_URI": self.mlflow_url}
+        if self.mlflow_auth:
+            env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"] = self.service_account()
+        return env
+
+    def server_env(self, name: str) -> dict[str, str]:
+        """What one service alone gets: the auth app's settings and admin password go to MLflow only."""
+        if name != "mlflow" or not self.mlflow_auth:
+            return {}
+        folder, generated = self.home / "mlflow", self.mlflow_secrets()
+        config = mlflow_auth.write_config(folder / "basic_auth.ini", f"sqlite:///{folder / 'auth.db'}", USERNAME)
+        return {"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_AUTH_ADMIN_USERNAME": USERNAME,
+                "MLFLOW_AUTH_ADMIN_PASSWORD": generated[USERNAME],
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": generated["secret_key"]}
 
     def env(self) -> dict[str, str]:
         """Environment for Airflow, MLflow and the tasks: the stack's (:func:`stack.stack_env`) plus the
@@ -79,13 +101,13 @@ class Runtime:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_ports[1]),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-            "MLFLOW_TRACKING_URI": self.mlflow_url,
+            **self.client_env(),
         }
 
     def commands(self) -> dict[str, list[str]]:
         mlflow_dir = self.home / "mlflow"
         return {"mlflow": stack.mlflow_command(self.mlflow_port, f"sqlite:///{mlflow_dir / 'mlflow.db'}",
-                                               str(mlflow_dir / "artifacts")),
+                                               str(mlflow_dir / "artifacts"), self.mlflow_auth),
                 "airflow": [str(stack.VENV_BIN / "airflow"), "standalone"]}
 
     def health_urls(self) -> dict[str, str]:
@@ -93,6 +115,20 @@ class Runtime:
 
     def ports(self) -> dict[str, int]:
         return {"mlflow": self.mlflow_port, "airflow": self.airflow_port}
+
+
+def _generated(path: Path, *names: str) -> dict[str, str]:
+    """Secrets kept in ``path`` (JSON, readable by its owner only), each generated the first time it is asked for."""
+    import json
+
+    known = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in names if name not in known]
+    if missing:
+        known.update({name: secrets.token_urlsafe(18) for name in missing})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(known))
+    return known
 
 
 def _pidfile(rt: Runtime, name: str) -> Path:
@@ -127,8 +163,8 @@ def launch(rt: Runtime) -> None:
     (rt.home / "run").mkdir(parents=True, exist_ok=True)
     (rt.home / "logs").mkdir(parents=True, exist_ok=True)
     rt.password()
-    env = {**os.environ, **rt.env()}
     for name, command in rt.commands().items():
+        env = {**os.environ, **rt.env(), **rt.server_env(name)}
         if _alive(rt, name):
             print(f"{name}: already running (pid {_alive(rt, name)})", flush=True)
             continue
@@ -158,6 +194,9 @@ def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
             raise RuntimeErrorWithFix(f"{exc}; see {log}") from exc
         print(f"{name}: ready", flush=True)
     _ensure_pool(rt)
+    if rt.mlflow_auth:
+        mlflow_auth.ensure_service_account(rt.mlflow_url, (USERNAME, rt.mlflow_secrets()[USERNAME]),
+                                           rt.service_account())
 
 
 def _ensure_pool(rt: Runtime) -> None:
@@ -192,8 +231,9 @@ def stop(rt: Runtime, grace: float = 30) -> None:
 
 
 def banner(rt: Runtime) -> str:
+    mlflow_login = f"   login {USERNAME} / {rt.mlflow_secrets()[USERNAME]}" if rt.mlflow_auth else ""
     return (f"Airflow UI   {rt.airflow_url}   login {USERNAME} / {rt.password()}\n"
-            f"MLflow UI    {rt.mlflow_url}\n"
+            f"MLflow UI    {rt.mlflow_url}{mlflow_login}\n"
             f"State folder {rt.home}  (make clean resets it)")
 
 

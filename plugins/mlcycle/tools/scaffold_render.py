@@ -6,10 +6,20 @@ import datetime as dt
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from mlcycle.core.catalogue import TASK_DEFAULTS
 from mlcycle.tools.scaffold_profile import MAX_CATEGORIES, Profile
+
+
+@dataclass(frozen=True)
+class Window:
+    """When the new pipeline's DAGs run: its first and last day, and whether they start paused."""
+
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    paused: bool = True
 
 
 def _q(value: Any) -> str:
@@ -19,8 +29,11 @@ def _q(value: Any) -> str:
     return value if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(value)) else json.dumps(value)
 
 
-def render_config(name: str, prof: Profile, description: str) -> str:
+def render_config(name: str, prof: Profile, description: str, schedule: Window | None = None) -> str:
     """The commented pipeline config; every section says what it controls (see docs/adding-a-pipeline.md)."""
+    window = schedule or Window()
+    key_note = ("duplicates of it are quarantined (the suite checks it)" if prof.key
+                else "EDIT: columns that identify a row within a day, e.g. [store, sku]")
     defaults = TASK_DEFAULTS[prof.task]
     estimator, estimators = defaults.estimator, list(defaults.alternatives)
     metric, threshold = defaults.metric, defaults.threshold
@@ -41,7 +54,7 @@ columns:
 {columns}
 date_column: {_q(prof.date_column)}  # every row must carry the day of its file (YYYY-MM-DD)
 label: {_q(prof.label)}
-key: []                     # EDIT: columns that identify a row within a day, e.g. [store, sku]; duplicates quarantined
+key: {_q(prof.key)}  # {key_note}
 
 landing:
   pattern: "{name}/{name}_{{ds}}.csv"   # relative to the landing root ($MLCYCLE_LANDING_URI)
@@ -52,9 +65,10 @@ landing:
 
 schedule:
   cron: "@daily"            # one ingest run per day
-  start_date: {prof.start_date}  # the first day of data
-  end_date: null            # set it to stop scheduling after a historical replay
+  start_date: {window.start_date or prof.start_date}  # the first day of data
+  end_date: {window.end_date or "null"}  # the last day the scheduler runs (a historical replay); later days are refused
   catchup: false            # true: the scheduler also creates the runs of past days
+  paused_upon_creation: {str(window.paused).lower()}  # the DAGs wait until you unpause them in the UI
 
 validation:
   suite: {name}  # include/gx/expectations/{name}.json
@@ -79,12 +93,13 @@ evaluation:
     {metric}: {threshold}
   max_regression: 0.01      # how much worse than the champion a challenger may be, in the metric's units
 
-# Daily drift and quality checks against the champion's training data (monitor_{name}); defaults shown.
+# Daily drift and quality checks against the champion's training data (monitor_{name}).
+# The two thresholds: {prof.drift.note}.
 monitoring:
   columns: []               # empty: the model's features
   drift_share: 0.5          # share of drifted columns that raises drift.{name} (and retrains)
-  numeric_threshold: 0.1    # Wasserstein distance, in standard deviations of the reference
-  categorical_threshold: 0.1   # Jensen-Shannon distance
+  numeric_threshold: {prof.drift.numeric}    # Wasserstein distance, in standard deviations of the reference
+  categorical_threshold: {prof.drift.categorical}   # Jensen-Shannon distance
   quality_drop: 0.05        # or: {metric} this far below the champion's holdout figure; null: ignore quality
   retrain_cron: null        # e.g. "0 3 * * 1" for weekly retraining besides drift
 """
@@ -99,6 +114,10 @@ def render_suite(name: str, prof: Profile) -> dict[str, Any]:
     expectations = [expectation("expect_table_columns_to_match_set", column_set=list(prof.columns)),
                     expectation("expect_table_row_count_to_be_between", min_value=low, max_value=high)]
     expectations += [expectation("expect_column_values_to_not_be_null", column=c) for c in prof.not_null]
+    if len(prof.key) == 1:  # GX refuses a compound expectation of one column
+        expectations.append(expectation("expect_column_values_to_be_unique", column=prof.key[0]))
+    elif prof.key:
+        expectations.append(expectation("expect_compound_columns_to_be_unique", column_list=prof.key))
     expectations += [expectation("expect_column_values_to_be_between", column=c, min_value=lo, max_value=hi)
                      for c, (lo, hi) in prof.ranges.items()]
     expectations += [expectation("expect_column_values_to_be_in_set", column=c, value_set=values)

@@ -46,10 +46,12 @@ def stack_env(home: Path, airflow_home: Path | None = None, database_uri: str | 
     }
 
 
-def mlflow_command(port: int, backend_uri: str, artifacts: str) -> list[str]:
-    """``mlflow server`` on 127.0.0.1:``port`` with one worker, proxying artifacts to ``artifacts``."""
+def mlflow_command(port: int, backend_uri: str, artifacts: str, auth: bool = False) -> list[str]:
+    """``mlflow server`` on 127.0.0.1:``port`` with one worker, proxying artifacts to ``artifacts``; ``auth``:
+    behind MLflow's basic-auth app (configured through the environment, see :mod:`mlcycle.tools.mlflow_auth`)."""
     return [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-            "--backend-store-uri", backend_uri, "--artifacts-destination", artifacts, "--workers", "1"]
+            "--backend-store-uri", backend_uri, "--artifacts-destination", artifacts, "--workers", "1",
+            *(["--app-name", "basic-auth"] if auth else [])]
 
 
 def free_port() -> int:

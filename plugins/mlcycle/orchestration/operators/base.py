@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from mlcycle import settings
 from mlcycle.errors import DataError
 from mlcycle.orchestration.assets import pipeline_asset
+from mlcycle.orchestration.notifiers import IncidentNotifier
 
 if TYPE_CHECKING:
     from mlcycle.core.config import PipelineConfig
@@ -49,7 +51,13 @@ class PipelineOperator(BaseOperator):
         raise NotImplementedError
 
     def execute(self, context: Context) -> Any:
-        """:meth:`run`, with bad data or config failing the task at once: retries cannot fix a bad file."""
+        """:meth:`run`, with bad data or config failing the task at once: retries cannot fix a bad file.
+
+        The MLflow password of the environment is masked in the task's log first."""
+        from airflow.sdk.log import mask_secret
+
+        if password := settings.mlflow_client_password():
+            mask_secret(password)
         try:
             return self.run(context)
         except DataError as exc:
@@ -62,6 +70,18 @@ class PipelineOperator(BaseOperator):
             context["outlet_events"][asset].extra = extra
         else:
             self.log.info("%s is not an outlet of this task: no event", asset.name)
+
+    def guard_champion(self, context: Context, enforce: bool = True) -> Decision:
+        """Audit the champion and refuse one that may not serve (:func:`mlcycle.stages.policy.before_consuming`);
+        an incident is notified on every channel. ``enforce=False`` only reports."""
+        from mlcycle.stages import policy
+
+        decision = policy.before_consuming(self.config)
+        if decision.incident:
+            IncidentNotifier(pipeline=self.pipeline, incident=decision.incident)(context)
+        if enforce:
+            self.apply(decision)
+        return decision
 
     @staticmethod
     def optional(value: Any, cast: type | None = None) -> Any:

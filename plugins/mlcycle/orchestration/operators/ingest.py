@@ -13,19 +13,35 @@ from mlcycle.orchestration.operators.base import PipelineOperator
 
 class IngestDatesOperator(BaseOperator):
     """The days a run ingests: every day from ``from_date`` to ``to_date`` (a backfill from the trigger
-    form), else the run's own day ``ds``. Returns a list for dynamic task mapping."""
+    form), else the run's own day ``ds``. Returns a list for dynamic task mapping.
+
+    A day after ``last_day`` (the pipeline's ``schedule.end_date``) is refused with the way to extend it.
+    """
 
     template_fields: Sequence[str] = ("ds", "from_date", "to_date")
 
     def __init__(self, *, ds: str = "{{ ds | default('') }}", from_date: str = "{{ params.from_date or '' }}",
-                 to_date: str = "{{ params.to_date or '' }}", max_days: int = 366, **kwargs: Any) -> None:
+                 to_date: str = "{{ params.to_date or '' }}", max_days: int = 366, last_day: str = "",
+                 config_file: str = "the pipeline's config", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ds = ds
         self.from_date = from_date
         self.to_date = to_date
         self.max_days = max_days
+        self.last_day = last_day
+        self.config_file = config_file
 
     def execute(self, context: Context) -> list[str]:
+        dates = self._dates()
+        late = [d for d in dates if self.last_day and d > self.last_day]
+        if late:
+            raise AirflowFailException(
+                f"{late[0]}{' ...' if len(late) > 1 else ''} is after schedule.end_date {self.last_day}, where this "
+                f"pipeline stops. To ingest later days, set schedule.end_date in {self.config_file} to the new last "
+                "day (or null), wait for the next DAG parse, and trigger again")
+        return dates
+
+    def _dates(self) -> list[str]:
         import datetime as dt
 
         if not (self.from_date or self.to_date):

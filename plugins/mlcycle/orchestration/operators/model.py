@@ -166,3 +166,19 @@ class RollbackOperator(_ModelOperator):
                                           context["run_id"])
         self.persist_links(context, int(record["to_version"]))
         return record
+
+
+class AuditOperator(PipelineOperator):
+    """Compare ``champion`` and ``previous`` with the pipeline's last promotion record: a move the pipeline
+    did not make is recorded, notified and (``governance.on_manual_alias: revert``) undone.
+
+    A champion that may not serve is reported in the log; the consumers refuse it (this task does not fail,
+    so a schedule every few minutes does not repeat the notification)."""
+
+    ui_color = "#ede9fe"
+
+    def run(self, context: Context) -> dict[str, Any]:
+        decision = self.guard_champion(context, enforce=False)
+        if decision.action == "fail":
+            self.log.warning("%s", decision.reason)
+        return {"incident": decision.incident, "servable": decision.action == "run", "reason": decision.reason}

@@ -13,6 +13,7 @@ from mlcycle.orchestration.operators.base import PipelineOperator, trigger_extra
 class ResolvePartitionsOperator(PipelineOperator):
     """List the dates a run of ``stage`` (validate, score, monitor) must handle (see
     :func:`mlcycle.stages.policy.days_to_handle`: the ``ds`` Param, else what the lake says is pending).
+    For score and monitor, the champion is audited and checked first (:meth:`guard_champion`).
 
     Returns a list for dynamic task mapping; an empty list skips the mapped task.
     """
@@ -27,6 +28,8 @@ class ResolvePartitionsOperator(PipelineOperator):
     def run(self, context: Context) -> list[str]:
         from mlcycle.stages import policy
 
+        if self.stage in ("score", "monitor"):  # the start of every consumer of the champion
+            self.guard_champion(context)
         event_days = {extra["ds"] for extra in trigger_extras(context) if "ds" in extra}
         work = policy.days_to_handle(self.config, self.stage, self.optional(self.ds), event_days)
         self.log.info("%s", work.reason)
