@@ -239,8 +239,9 @@ def _published(pipeline: str) -> dict[str, tuple[bytes, tuple[int, float] | None
 
 def test_a_corrected_file_redoes_its_day_and_nothing_else(stack, drift_chain):
     """A day the producer cut short at a row boundary (15 % of the flights missing: no check can tell) was
-    ingested, validated, scored and monitored. The producer re-sends the whole day; a run of ingest_flights
-    for that day (From = To = the day, as a person would trigger it) is what notices it. The scheduler does
+    ingested, validated, scored and monitored. The producer re-sends the whole day (while the first copy is
+    still on its way through); a run of ingest_flights for that day (From = To = the day, as a person would
+    trigger it) is what notices it. The scheduler does
     the rest: validate, score and monitor redo that day, and no other day's outputs are written again."""
     import datetime as dt
 
@@ -255,6 +256,7 @@ def test_a_corrected_file_redoes_its_day_and_nothing_else(stack, drift_chain):
     full = nycflights.day(ds)
     landing.land_frame(full.head(int(len(full) * 0.85)), settings.landing_uri(), config.landing_path(ds))
     ingestion.ingest_day(config, ds)
+    landing.land_frame(full, settings.landing_uri(), config.landing_path(ds))  # re-sent whole, under the same name
     ingestion.validate_day(config, ds)
     assert scoring.score_day(config, ds)["rows"] == storage.read_manifest(lake.partition("validated", "flights", ds))[
         "rows"]
@@ -262,7 +264,6 @@ def test_a_corrected_file_redoes_its_day_and_nothing_else(stack, drift_chain):
     before = _published("flights")
     first_md5 = json.loads(before[f"validated/{ds}"][0])["md5"]
 
-    landing.land_frame(full, settings.landing_uri(), config.landing_path(ds))  # the whole day, under the same name
     runs = {d: {r["dag_run_id"] for r in client.dag_runs(d)} for d in STAGES}
     client.trigger("ingest_flights", conf={"from_date": ds, "to_date": ds}, logical_date=f"{ds}T00:00:00Z")
     validated = lake.partition("validated", "flights", ds)
