@@ -16,7 +16,7 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser new-pipeline chromium
+.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ PIPELINE ?= flights
 REASON ?= drift alert raised by hand (make drift-alert)
 drift-alert: $(STAMP) ## raise drift.<PIPELINE> via the REST API: make drift-alert PIPELINE=flights REASON="..."
 	@$(PY) -m mlcycle.tools.alerts $(PIPELINE) --reason "$(REASON)"
+
+run: $(STAMP) ## start a DAG run and follow it: make run DAG=ingest_flights DATE=2013-01-05 [ARGS="--param k=v --unpause"]
+	@test -n "$(DAG)" || { echo 'usage: make run DAG=<dag_id> [DATE=YYYY-MM-DD] [ARGS="--param key=value ..."]  (see: python -m mlcycle.tools.trigger --help)'; exit 2; }
+	@$(PY) -m mlcycle.tools.trigger $(DAG) $(if $(DATE),--date $(DATE)) $(ARGS)
 
 new-pipeline: $(STAMP) ## scaffold a pipeline: make new-pipeline NAME=sales [CSV=sample.csv] [ARGS="--label y"]
 	@test -n "$(NAME)" || { echo 'usage: make new-pipeline NAME=<name> [CSV=<sample.csv>] [ARGS="--label <column> ..."]'; exit 2; }

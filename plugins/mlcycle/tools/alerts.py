@@ -24,10 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlcycle import settings
 from mlcycle.core import lake
 from mlcycle.core.config import ConfigError, load_pipeline
-from mlcycle.tools import runtime
+from mlcycle.tools import cli
 from mlcycle.tools.airflow_client import AirflowAPIError, AirflowClient, AirflowUnavailable
 
 TRIES = 8  # with the backoff below: about 1.5 minutes of an unreachable Airflow before giving up
@@ -99,7 +98,6 @@ def send_alert(connect: Callable[[], AirflowClient], pipeline: str, extra: dict[
 
 
 def _parser() -> argparse.ArgumentParser:
-    rt = runtime.Runtime.from_env()
     parser = argparse.ArgumentParser(prog="python -m mlcycle.tools.alerts", description=__doc__.split("\n\nUsage")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pipeline", help="pipeline name, as in include/pipelines/<name>.yaml")
@@ -109,13 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--id", dest="alert_id", help="the alert's id (default: a new one); the same id is "
                         "recorded once, however often it is sent")
     parser.add_argument("--tries", type=int, default=TRIES, help="tries before giving up (default %(default)s)")
-    parser.add_argument("--timeout", type=float, default=10, help="seconds per request (default %(default)s)")
-    url, username, password = settings.airflow_api(rt.airflow_url)
-    parser.add_argument("--airflow-url", default=url,
-                        help="Airflow API server (default: $AIRFLOW_URL or the embedded one, %(default)s)")
-    parser.add_argument("--username", default=username or runtime.USERNAME)
-    parser.add_argument("--password", default=password,
-                        help="default: $AIRFLOW_PASSWORD, else the embedded stack's generated password")
+    cli.add_airflow_arguments(parser)
     return parser
 
 
@@ -123,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         load_pipeline(args.pipeline)
-        password = args.password or runtime.Runtime.from_env().password()
+        password = cli.airflow_password(args)
         extra = alert_extra(args.pipeline, args.reason, args.alert_id,
                             [c.strip() for c in args.columns.split(",") if c.strip()], args.share)
         outcome = send_alert(lambda: AirflowClient(args.airflow_url, args.username, password, args.timeout),
