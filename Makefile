@@ -16,7 +16,7 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium
+.PHONY: help venv demo start stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ run: $(STAMP) ## start a DAG run and follow it: make run DAG=ingest_flights DATE
 new-pipeline: $(STAMP) ## scaffold a pipeline: make new-pipeline NAME=sales [CSV=sample.csv] [ARGS="--label y"]
 	@test -n "$(NAME)" || { echo 'usage: make new-pipeline NAME=<name> [CSV=<sample.csv>] [ARGS="--label <column> ..."]'; exit 2; }
 	@$(PY) -m mlcycle.tools.scaffold $(NAME) $(if $(CSV),--from-csv $(CSV)) $(ARGS)
+
+start: $(STAMP) ## start only the services (Postgres, MLflow, Airflow), without the demo; again: repairs
+	@$(PY) -m mlcycle.tools.runtime start
 
 stop: $(STAMP) ## stop the supervisor and every component (Postgres, MLflow, Airflow)
 	@$(PY) -m mlcycle.tools.runtime stop
