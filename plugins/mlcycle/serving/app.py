@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hmac
+import itertools
 import logging
 import os
 import time
@@ -39,6 +40,7 @@ class Server:
         self.api_key, self.max_body, self.max_rows = api_key.encode(), max_body, max_rows
         self.swapper = Swapper(self.slots, poll_seconds)
         self.recorder = Recorder(self.slots, flush_seconds)
+        self.answered = itertools.count(1)  # each answer's place in this process's order (``seq``)
 
     def start(self) -> None:
         refresh_all(self.slots)
@@ -128,7 +130,8 @@ def _predict(server: Server, slot: Slot, body: bytes) -> dict[str, Any]:
     server.recorder.record(Entry(request_id, dt.datetime.now(dt.UTC), frame, champion, predicted, probability, shadow))
     answer = {"pipeline": slot.config.name, "model": {"name": champion.name, "version": champion.version,
                                                       "run_id": champion.run_id},
-              "predictions": predicted.tolist(), "request_id": request_id, "pid": os.getpid()}
+              "predictions": predicted.tolist(), "request_id": request_id, "pid": os.getpid(),
+              "seq": next(server.answered)}
     if probability is not None:
         answer["probabilities"] = probability.tolist()
     return answer
