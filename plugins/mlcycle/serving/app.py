@@ -124,7 +124,8 @@ def _predict(server: Server, slot: Slot, body: bytes) -> dict[str, Any]:
         raise payload.PayloadError(503, f"no model is loaded for {slot.config.name}: {slot.problem}")
     records = payload.records_of(body, server.max_rows)
     payload.check(records, champion.columns, slot.config)
-    frame = payload.frame_of(records, champion.columns)
+    extra = [c for c in shadow.columns if c not in champion.columns] if shadow else []  # a challenger's own
+    frame = payload.frame_of(records, champion.columns + extra)
     predicted, probability = training.predict(champion.model, frame, slot.config)
     request_id = new_request_id()
     server.recorder.record(Entry(request_id, dt.datetime.now(dt.UTC), frame, champion, predicted, probability, shadow))

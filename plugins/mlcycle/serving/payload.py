@@ -96,7 +96,8 @@ def check(records: list[Any], columns: list[str], config: PipelineConfig) -> Non
 
 
 def frame_of(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    """The model's input columns of checked records, in order (types are cast by ``training.prepare``)."""
+    """``columns`` of checked records, in order, None where a record lacks one (a shadow model's own column);
+    types are cast by ``training.prepare``."""
     import pandas as pd
 
-    return pd.DataFrame.from_records([{c: r[c] for c in columns} for r in records], columns=columns)
+    return pd.DataFrame.from_records([{c: r.get(c) for c in columns} for r in records], columns=columns)
