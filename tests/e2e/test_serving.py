@@ -1,10 +1,10 @@
 """The serving app as it runs: a real ``python -m mlcycle.serving`` with two worker processes on a free port,
-a real MLflow server, a real lake. The module's pipeline ``flights_sv`` has five validated days and v1,
-promoted by the gate; v2 is v1's model registered again with a gate verdict of its own, so the versions
-differ only by number (every answer names its version, which is what the swap tests follow).
+against the session's embedded stack (MLflow behind its auth app, the January champion of ``flights``).
+v2 is the champion's model registered again with a gate verdict of its own, so the versions differ only
+by number (every answer names its version, which is what the swap tests follow).
 
-    online = batch for v1 -> bad payloads -> v2 pending: shadow online and in score
-    -> promote v2 and roll back to v1 under load -> the request log in the lake, monitored
+    online = batch for the champion -> bad payloads -> v2 pending: shadow online and in score
+    -> promote v2 and roll back under load -> the request log in the lake, monitored
 """
 
 from __future__ import annotations
@@ -22,26 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from conftest import local_state, pipelines_folder
-from mlcycle.tools import stack
+from mlcycle.tools import stack as local_stack
 
-pytestmark = pytest.mark.integration
-
-PIPELINE = "flights_sv"
-WINDOW = ["2013-01-05", "2013-01-06", "2013-01-07", "2013-01-08"]
-NEXT = "2013-01-09"
-REPO = Path(__file__).resolve().parents[2]
+PIPELINE = "flights"
 KEY = "test-key-0123456789"
-
-
-def _config_text() -> str:
-    raw = yaml.safe_load((REPO / "include" / "pipelines" / "flights.yaml").read_text())
-    raw["name"] = PIPELINE
-    raw["training"].update(window_days=4, holdout_days=1, estimator="logistic_regression", search={"C": [1.0]})
-    raw["evaluation"] = {"thresholds": {"roc_auc": 0.55}, "max_regression": 0.02}
-    return yaml.safe_dump(raw, sort_keys=False)
 
 
 def _start_server(root: Path, port: int) -> subprocess.Popen:
@@ -55,38 +40,31 @@ def _start_server(root: Path, port: int) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def served(request, tmp_path_factory, mlflow_process) -> Iterator[SimpleNamespace]:
-    """Five validated days, v1 promoted by the gate, and the serving app (2 workers) answering."""
-    from mlcycle import settings
-    from mlcycle.core.config import load_pipeline
-    from mlcycle.sources import nycflights
-    from mlcycle.stages import ingestion, modelling
+def served(stack, tmp_path_factory) -> Iterator[SimpleNamespace]:
+    """The serving app (2 workers) answering with the stack's champion; v2 made a non-pending, rolled-back
+    version at the end, so the modules after this one see the registry as before but for one version."""
+    from mlcycle.core import registry
 
     root = tmp_path_factory.mktemp("serving")
-    pipelines = pipelines_folder(root, PIPELINE, _config_text())
-    port = stack.free_port()
+    port = local_stack.free_port()
+    champion = registry.champion(PIPELINE)
+    server = _start_server(root, port)
+    url = f"http://127.0.0.1:{port}"
     with pytest.MonkeyPatch.context() as patch:
-        local_state(patch, root / "state", pipelines)
-        patch.setenv("MLCYCLE_SERVING_URL", f"http://127.0.0.1:{port}")
+        patch.setenv("MLCYCLE_SERVING_URL", url)  # register and rollback notify this server
         patch.setenv("MLCYCLE_SERVING_API_KEY", KEY)
-        config = load_pipeline(PIPELINE)
-        for ds in [*WINDOW, NEXT]:
-            nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
-            ingestion.ingest_day(config, ds)
-            ingestion.validate_day(config, ds)
-        request.getfixturevalue("mlflow_server")
-        trained = modelling.train_model(config, WINDOW[-1], cause={"type": "manual", "reason": "serving test"})
-        assert modelling.evaluate_model(config, trained["version"])["passed"]
-        modelling.register_model(config, trained["version"])
-        server = _start_server(root, port)
-        url = f"http://127.0.0.1:{port}"
         try:
-            stack.poll_until(lambda: stack.http_ok(f"{url}/ready"), 120, "serving app",
-                             still_alive=lambda: None if server.poll() is None else (root / "serving.log").read_text())
-            yield SimpleNamespace(config=config, url=url, v1=trained["version"], run_id=trained["run_id"], root=root)
+            local_stack.poll_until(lambda: local_stack.http_ok(f"{url}/ready"), 180, "serving app",
+                                   still_alive=lambda: None if server.poll() is None
+                                   else (root / "serving.log").read_text())
+            served = SimpleNamespace(config=stack.config, url=url, v1=champion["version"], run_id=champion["run_id"],
+                                     root=root, day=stack.january[-1], v2=None)
+            yield served
         finally:
             server.terminate()  # SIGTERM: the workers flush the request log, then exit
             server.wait(timeout=60)
+            if served.v2:
+                registry.client().set_model_version_tag(PIPELINE, str(served.v2), "approval", "superseded")
 
 
 def _post(served: SimpleNamespace, body: Any, pipeline: str = PIPELINE, key: str = KEY, **kwargs) -> httpx.Response:
@@ -112,9 +90,9 @@ def test_online_predictions_equal_batch_scoring_row_for_row(served):
     from mlcycle.core import lake, storage
     from mlcycle.stages import scoring
 
-    scoring.score_day(served.config, NEXT)
-    batch = storage.read_partition(lake.partition("predictions", PIPELINE, NEXT))
-    answer = _post(served, {"records": _records(NEXT)})
+    scoring.score_day(served.config, served.day)
+    batch = storage.read_partition(lake.partition("predictions", PIPELINE, served.day))
+    answer = _post(served, {"records": _records(served.day)})
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["model"] == {"name": PIPELINE, "version": served.v1, "run_id": served.run_id}
@@ -167,12 +145,12 @@ def test_a_pending_challenger_runs_in_shadow_online_and_in_score(served):
 
     served.v2 = _v2(served)
     assert governance.pending_challenger(served.config)["version"] == served.v2
-    stack.poll_until(lambda: all((_models(served)["shadow"] or {}).get("version") == served.v2 for _ in range(6)),
+    local_stack.poll_until(lambda: all((_models(served)["shadow"] or {}).get("version") == served.v2 for _ in range(6)),
                      60, "the shadow in every worker")
     answer = _post(served, [_one_row()] * 3).json()
     assert answer["model"]["version"] == served.v1  # the champion answers
-    scoring.score_day(served.config, NEXT)
-    batch = storage.read_partition(lake.partition("predictions", PIPELINE, NEXT))
+    scoring.score_day(served.config, served.day)
+    batch = storage.read_partition(lake.partition("predictions", PIPELINE, served.day))
     assert set(batch["shadow_version"]) == {served.v2}
     assert batch["shadow_prediction"].tolist() == batch["prediction"].tolist()  # the same model, numbered anew
 
@@ -198,13 +176,14 @@ def test_promotion_and_rollback_under_load_fail_no_request_and_switch_each_proce
     for client in clients:
         client.start()
     try:
-        stack.poll_until(lambda: len(seen) > 20, 60, "the first answers")
+        local_stack.poll_until(lambda: len(seen) > 20, 60, "the first answers")
         modelling.register_model(served.config, served.v2)  # promotes v2 and notifies the server
         mark = len(seen)
-        stack.poll_until(lambda: _all_answer(served, seen, served.v2, mark), 60, "every answer from v2", 0.2)
+        local_stack.poll_until(lambda: _all_answer(served, seen, served.v2, mark), 60, "every answer from v2", 0.2)
         modelling.rollback_model(served.config, None, "serving test: roll back under load")
         mark = len(seen)
-        stack.poll_until(lambda: _all_answer(served, seen, served.v1, mark), 60, "every answer from v1 again", 0.2)
+        local_stack.poll_until(lambda: _all_answer(served, seen, served.v1, mark), 60, "every answer from v1 again",
+                               0.2)
     finally:
         stop.set()
         for client in clients:
@@ -225,11 +204,11 @@ def test_logged_requests_reach_the_lake_and_are_monitored(served):
     from mlcycle.stages import scoring
 
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    stack.poll_until(lambda: requestlog.parts(PIPELINE, today), 30, "a part file of today's requests")
+    local_stack.poll_until(lambda: requestlog.parts(PIPELINE, today), 30, "a part file of today's requests")
     time.sleep(2.5)  # two flush intervals: what was answered before now is in the lake
     manifest = requestlog.close_day(PIPELINE, today, force=True)
     logged = requestlog.read_day(PIPELINE, today)
-    assert manifest["rows"] == len(logged) > len(_records(NEXT))
+    assert manifest["rows"] == len(logged) > len(_records(served.day))
     assert {"request_id", "prediction", "probability", "model_version", "shadow_prediction"} <= set(logged.columns)
     assert set(logged["model_version"]) == {served.v1, served.v2}
     result = scoring.monitor_day(served.config, f"{scoring.ONLINE}{today}")
