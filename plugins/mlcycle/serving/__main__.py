@@ -7,7 +7,6 @@ loads the champion, polls the alias and swaps on its own; SIGTERM flushes the re
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 import uvicorn
@@ -21,7 +20,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.serving_port())
     parser.add_argument("--workers", type=int, default=settings.serving_workers())
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     uvicorn.run("mlcycle.serving.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, access_log=False, timeout_graceful_shutdown=20)
     return 0

@@ -43,7 +43,6 @@ class Server:
         self.answered = itertools.count(1)  # each answer's place in this process's order (``seq``)
 
     def start(self) -> None:
-        refresh_all(self.slots)
         self.swapper.start()
         self.recorder.start()
 
@@ -74,6 +73,8 @@ def served_configs(names: list[str] | None = None) -> list[PipelineConfig]:
 
 def create_app(server: Server | None = None) -> FastAPI:
     """The app; without ``server``, one built from the settings (the API key must be set)."""
+    if not logging.getLogger().handlers:  # each uvicorn worker is a process of its own: our INFO lines too
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     if server is None:
         key = settings.serving_api_key()
         if not key:

@@ -54,7 +54,7 @@ class Slot:
     config: PipelineConfig
     champion: Loaded | None = None
     shadow: Loaded | None = None
-    problem: str | None = None
+    problem: str | None = "the registry has not answered yet (loading)"
     swaps: int = 0
     checked_at: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -115,12 +115,11 @@ class Swapper(threading.Thread):
         self.slots, self.interval = slots, interval
         self._wake, self._stop = threading.Event(), threading.Event()
 
-    def run(self) -> None:
+    def run(self) -> None:  # the first load too: the app answers /health at once, /ready once a model is in
         while not self._stop.is_set():
+            refresh_all(self.slots)
             self._wake.wait(self.interval)
             self._wake.clear()
-            if not self._stop.is_set():
-                refresh_all(self.slots)
 
     def wake(self) -> None:
         self._wake.set()
