@@ -113,3 +113,20 @@ def test_the_flusher_writes_one_part_per_day_with_shadow_predictions_beside(stat
     assert set(logged["shadow_version"]) == {4}
     assert logged["shadow_prediction"].tolist() == [0, 0, 0, 0]
     assert recorder.flush() == []
+
+
+def test_the_runtime_supervises_the_serving_app_on_127_0_0_1_with_a_key_kept_per_state_folder(tmp_path, monkeypatch):
+    from mlcycle.tools import runtime
+
+    monkeypatch.delenv("MLCYCLE_SERVING_API_KEY", raising=False)
+    assert "serving" not in [c["name"] for c in runtime.Runtime(tmp_path).components()]  # tests' stacks
+    rt = runtime.Runtime(tmp_path, serving_port=18123)
+    (serving,) = [c for c in rt.components() if c["name"] == "serving"]
+    assert serving["argv"][-4:] == ["--host", "127.0.0.1", "--port", "18123"]
+    assert serving["watch"] == "http:http://127.0.0.1:18123/health"
+    assert rt.ports()["serving"] == 18123
+    key = rt.serving_env()["MLCYCLE_SERVING_API_KEY"]
+    assert len(key) >= 20
+    assert runtime.Runtime(tmp_path, serving_port=18123).serving_key() == key
+    monkeypatch.setenv("MLCYCLE_SERVING_API_KEY", "from-dot-env")
+    assert rt.serving_env()["MLCYCLE_SERVING_API_KEY"] == "from-dot-env"
