@@ -7,7 +7,9 @@ loads the champion, polls the alias and swaps on its own; SIGTERM flushes the re
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -20,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.serving_port())
     parser.add_argument("--workers", type=int, default=settings.serving_workers())
     args = parser.parse_args(argv)
+    if args.workers > 1:  # prometheus_client's multiprocess mode: one folder of value files, emptied at start
+        folder = Path(settings.prometheus_multiproc_dir() or settings.state_dir() / "serving" / "prometheus")
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)  # the workers inherit it
     uvicorn.run("mlcycle.serving.app:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, access_log=False, timeout_graceful_shutdown=20)
     return 0

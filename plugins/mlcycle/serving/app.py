@@ -88,6 +88,7 @@ def create_app(server: Server | None = None) -> FastAPI:
         await run_in_threadpool(server.start)
         yield
         await run_in_threadpool(server.stop)
+        metrics.process_exited()
 
     app = FastAPI(title="mlcycle serving", lifespan=lifespan)
     app.state.server = server

@@ -1,10 +1,13 @@
 """The serving app's Prometheus metrics (prometheus_client), on ``GET /metrics``.
 
-With several server processes (``MLCYCLE_SERVING_WORKERS`` > 1) the runtime sets ``PROMETHEUS_MULTIPROC_DIR``
+With several server processes (``MLCYCLE_SERVING_WORKERS`` > 1) ``python -m mlcycle.serving`` sets
+``PROMETHEUS_MULTIPROC_DIR`` (default ``<state>/serving/prometheus``, emptied at start)
 and :func:`exposition` aggregates every process's files (prometheus_client's multiprocess mode).
 """
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,3 +42,9 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def process_exited() -> None:
+    """Drop this process's live gauges from the multiprocess files (a worker that stops)."""
+    if settings.prometheus_multiproc_dir():
+        multiprocess.mark_process_dead(os.getpid())
