@@ -115,6 +115,24 @@ def test_a_bad_payload_gets_a_clear_4xx_and_the_server_stays_up(served, body, pi
     assert _post(served, [_one_row()]).status_code == 200
 
 
+def test_metrics_count_requests_errors_and_latency_and_give_the_version_of_each_process(served):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = [(s.name, s.labels, s.value) for family in text_string_to_metric_families(
+        httpx.get(f"{served.url}/metrics", timeout=30).text) for s in family.samples]
+
+    def value(name: str, **labels: str) -> float:
+        return sum(v for n, found, v in samples if n == name and labels.items() <= found.items())
+
+    assert value("mlcycle_serving_requests_total", pipeline=PIPELINE, status="200") > 0
+    assert value("mlcycle_serving_errors_total", pipeline=PIPELINE, kind="422") >= 3
+    assert value("mlcycle_serving_request_seconds_count", pipeline=PIPELINE) > 0
+    loaded = [(found, v) for n, found, v in samples if n == "mlcycle_serving_model_version"
+              and found.get("role") == "champion"]
+    assert len({found["pid"] for found, _ in loaded}) == 2, loaded  # one per worker process (multiprocess mode)
+    assert {v for _, v in loaded} == {float(served.v1)}
+
+
 def test_a_request_without_the_api_key_is_refused(served):
     answer = _post(served, [_one_row()], key="wrong")
     assert answer.status_code == 401
