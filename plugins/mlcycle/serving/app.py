@@ -161,7 +161,7 @@ def _routes(app: FastAPI, server: Server) -> None:
         metrics.LATENCY.labels(pipeline).observe(time.perf_counter() - started)
         metrics.REQUESTS.labels(pipeline, "200").inc()
         metrics.ROWS.labels(pipeline).inc(len(answer["predictions"]))
-        return answer
+        return JSONResponse(answer)  # plain JSON types already: no encoding pass
 
     @app.get("/health")
     def health():

@@ -94,30 +94,39 @@ class Recorder(threading.Thread):
             return written
 
     def _frame(self, entries: list[Entry]) -> pd.DataFrame:
+        """One frame of every entry's rows, built column by column (no per-request frame operations)."""
+        import numpy as np
         import pandas as pd
 
-        return pd.concat([self._rows(e) for e in entries], ignore_index=True)
+        sizes = [len(e.frame) for e in entries]
+        rows = pd.concat([e.frame for e in entries], ignore_index=True)
+        rows["request_id"] = np.repeat([e.request_id for e in entries], sizes)
+        rows["received_at"] = pd.to_datetime(np.repeat([e.received for e in entries], sizes), utc=True)
+        rows["prediction"] = np.concatenate([np.asarray(e.predicted) for e in entries])
+        if all(e.probability is not None for e in entries):
+            rows["probability"] = np.concatenate([np.asarray(e.probability) for e in entries])
+        for name, attribute in (("model_name", "name"), ("model_version", "version"), ("model_run_id", "run_id")):
+            rows[name] = np.repeat([getattr(e.champion, attribute) for e in entries], sizes)
+        return self._with_shadow(rows, entries, sizes)
 
-    def _rows(self, entry: Entry) -> pd.DataFrame:
-        champion = entry.champion
-        rows = entry.frame.assign(request_id=entry.request_id, received_at=pd_timestamp(entry.received),
-                                  prediction=entry.predicted, model_name=champion.name,
-                                  model_version=champion.version, model_run_id=champion.run_id)
-        if entry.probability is not None:
-            rows["probability"] = entry.probability
-        if entry.shadow is not None:
-            config = self.slots[champion.pipeline].config
+    def _with_shadow(self, rows: pd.DataFrame, entries: list[Entry], sizes: list[int]) -> pd.DataFrame:
+        """The shadow model of each request's moment, run once per shadow version on its rows."""
+        import numpy as np
+
+        shadows = np.repeat([e.shadow.version if e.shadow else 0 for e in entries], sizes)
+        models = {e.shadow.version: e.shadow for e in entries if e.shadow}
+        for version, shadow in models.items():
+            mine = shadows == version
+            config = self.slots[shadow.pipeline].config
             try:
-                shadow_predicted, shadow_probability = training.predict(entry.shadow.model, entry.frame, config)
-                rows = rows.assign(shadow_version=entry.shadow.version, shadow_prediction=shadow_predicted)
-                if shadow_probability is not None:
-                    rows["shadow_probability"] = shadow_probability
+                predicted, probability = training.predict(shadow.model, rows[mine], config)
             except Exception as exc:  # a broken challenger never costs the champion's log
-                log.warning("%s: shadow v%s failed on a request (%s)", champion.pipeline, entry.shadow.version, exc)
+                log.warning("%s: shadow v%s failed on logged requests (%s)", shadow.pipeline, version, exc)
+                continue
+            rows.loc[mine, "shadow_version"] = version
+            rows.loc[mine, "shadow_prediction"] = predicted
+            if probability is not None:
+                rows.loc[mine, "shadow_probability"] = probability
         return rows
 
 
-def pd_timestamp(moment: dt.datetime):
-    import pandas as pd
-
-    return pd.Timestamp(moment)
