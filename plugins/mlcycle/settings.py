@@ -183,3 +183,59 @@ def reports_origin() -> str | None:
 def content_url_seconds() -> int:
     """How long a signed URL of a sandboxed report page stays valid (``$MLCYCLE_CONTENT_URL_SECONDS``)."""
     return int(os.environ.get("MLCYCLE_CONTENT_URL_SECONDS", "900"))
+
+
+# --- the serving app (mlcycle.serving) ---
+
+def serving_host() -> str:
+    """Interface the serving app binds (``$MLCYCLE_SERVING_HOST``): 127.0.0.1 embedded, 0.0.0.0 in a container."""
+    return os.environ.get("MLCYCLE_SERVING_HOST", "127.0.0.1")
+
+
+def serving_port() -> int:
+    """Port of the serving app (``$MLCYCLE_SERVING_PORT``, default 8000)."""
+    return int(os.environ.get("MLCYCLE_SERVING_PORT", "8000"))
+
+
+def serving_url() -> str:
+    """Where the register and rollback tasks reach the serving app (``$MLCYCLE_SERVING_URL``)."""
+    return os.environ.get("MLCYCLE_SERVING_URL", f"http://127.0.0.1:{serving_port()}").rstrip("/")
+
+
+def serving_api_key() -> str | None:
+    """The key clients send as ``X-API-Key`` to ``/predict`` and ``/reload`` (``$MLCYCLE_SERVING_API_KEY``)."""
+    return os.environ.get("MLCYCLE_SERVING_API_KEY", "").strip() or None
+
+
+def serving_pipelines() -> list[str]:
+    """Pipelines the app serves (comma-separated ``$MLCYCLE_SERVING_PIPELINES``); empty: every one with training."""
+    return [p.strip() for p in os.environ.get("MLCYCLE_SERVING_PIPELINES", "").split(",") if p.strip()]
+
+
+def serving_workers() -> int:
+    """Server processes (``$MLCYCLE_SERVING_WORKERS``, default 1); each polls the alias and swaps on its own."""
+    return int(os.environ.get("MLCYCLE_SERVING_WORKERS", "1"))
+
+
+def serving_poll_seconds() -> float:
+    """How often each server process reads the ``champion`` alias (``$MLCYCLE_SERVING_POLL_SECONDS``)."""
+    return float(os.environ.get("MLCYCLE_SERVING_POLL_SECONDS", "10"))
+
+
+def serving_flush_seconds() -> float:
+    """How often the request log is written to the lake (``$MLCYCLE_SERVING_FLUSH_SECONDS``): what a kill -9
+    can lose is at most this many seconds of requests."""
+    return float(os.environ.get("MLCYCLE_SERVING_FLUSH_SECONDS", "5"))
+
+
+def serving_limits() -> tuple[int, int]:
+    """Largest request body in bytes and most rows per request (``$MLCYCLE_SERVING_MAX_BODY_BYTES``, default
+    1 MiB; ``$MLCYCLE_SERVING_MAX_ROWS``, default 1000)."""
+    return (int(os.environ.get("MLCYCLE_SERVING_MAX_BODY_BYTES", str(1 << 20))),
+            int(os.environ.get("MLCYCLE_SERVING_MAX_ROWS", "1000")))
+
+
+def prometheus_multiproc_dir() -> str | None:
+    """prometheus_client's multiprocess folder (``$PROMETHEUS_MULTIPROC_DIR``, its own name), set with several
+    serving processes."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None

@@ -18,7 +18,7 @@ SECRET = re.compile(r"PASSWORD|SECRET|FERNET|_KEY|^AIRFLOW_CONN_|^MINIO_ROOT_USE
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; $${...} is for the container's shell
 REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 SERVICES = {"postgres", "redis", "minio", "minio-init", "mlflow", "mlflow-init", "airflow-init", "airflow-api-server",
-            "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"}
+            "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "serving"}
 ONE_SHOTS = {"minio-init", "mlflow-init", "airflow-init"}
 
 
@@ -137,3 +137,15 @@ def test_mlflow_runs_behind_its_auth_app_and_airflow_reaches_it_as_the_service_a
         assert airflow["environment"]["MLFLOW_TRACKING_PASSWORD"] == account["MLCYCLE_MLFLOW_SERVICE_PASSWORD"]
         assert account["MLCYCLE_MLFLOW_SERVICE_PASSWORD"] == _secrets_filled()["MLFLOW_PIPELINE_PASSWORD"]
         assert airflow["depends_on"]["mlflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_serving_app_has_a_healthcheck_an_api_key_from_env_and_is_told_of_promotions(tmp_path):
+    services = yaml.safe_load(_compose(tmp_path, _secrets_filled()).stdout)["services"]
+    serving = services["serving"]
+    assert serving["entrypoint"] == ["python", "-m", "mlcycle.serving"]
+    assert "http://localhost:8000/health" in serving["healthcheck"]["test"]
+    assert serving["environment"]["MLCYCLE_SERVING_API_KEY"] == _secrets_filled()["MLCYCLE_SERVING_API_KEY"]
+    assert serving["environment"]["MLCYCLE_SERVING_HOST"] == "0.0.0.0"
+    for name in ("airflow-worker", "airflow-scheduler"):  # register and rollback run there and notify it
+        assert services[name]["environment"]["MLCYCLE_SERVING_URL"] == "http://serving:8000"
+        assert services[name]["environment"]["MLCYCLE_SERVING_API_KEY"] == _secrets_filled()["MLCYCLE_SERVING_API_KEY"]

@@ -7,7 +7,12 @@ of ``champion`` reads them:
   ``gate.reasons``, ``gate.report`` and one ``gate.test.<id>`` per test;
 - ``approval``: ``approved`` once a person approved the version. Required only where the pipeline
   sets ``governance.require_approval``;
-- ``rejected``, ``replaced_by``, ``rolled_back``, ``promoted_at``: what the registry did with it.
+- ``rejected``, ``replaced_by``, ``rolled_back``, ``promoted_at``: what the registry did with it;
+- ``shadow``: ``requested`` when a person wants the version to run in shadow of the champion.
+
+A *pending challenger* (:func:`pending_challenger`) is a version that passed the gate and waits for
+approval (``approval=pending``), or one marked ``shadow=requested``: the serving app and score run it
+in shadow, its predictions logged beside the champion's.
 
 A version may serve (be scored with, be the reference of monitoring) when it passed the gate and,
 where required, was approved. Only the pipeline moves ``champion`` and ``previous``, and it records
@@ -62,6 +67,24 @@ def servable_champion(config: PipelineConfig) -> dict[str, Any] | None:
                               f"{' and '.join(problems)}: it is refused, nothing is scored or monitored with it. "
                               + _restore_hint(config))
     return champion
+
+
+def _pending(tags: dict[str, str]) -> bool:
+    return (tags.get("gate") == "passed" and tags.get("approval") == "pending") or tags.get("shadow") == "requested"
+
+
+def pending_challenger(config: PipelineConfig) -> dict[str, Any] | None:
+    """The newest pending challenger other than the champion, as :func:`registry.version_info`; None when
+    there is none."""
+    name = config.model_name
+    champion = registry.alias_version(name, registry.CHAMPION)
+    found = [mv for mv in registry.client().search_model_versions(f"name = '{name}'")
+             if int(mv.version) != champion and _pending(dict(mv.tags))]
+    if not found:
+        return None
+    newest = max(found, key=lambda mv: int(mv.version))
+    return {"version": int(newest.version), "run_id": newest.run_id, "tags": dict(newest.tags),
+            "aliases": list(newest.aliases), "source": newest.source}
 
 
 def _gate_of(name: str, version: int | None) -> str:

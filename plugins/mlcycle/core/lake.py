@@ -5,8 +5,11 @@
 <lake>/validated/<p>/ds=<day>/              rows that passed GX
 <lake>/quarantine/<p>/ds=<day>/<stage>/     rows or files set aside, with the reason
 <lake>/predictions/<p>/ds=<day>/            the champion's batch predictions
+<lake>/requests/<p>/ds=<day>/               online requests and predictions: part-*.parquet, one per
+                                            flush of a server process; the manifest closes the day
 <lake>/training/<p>/md5=<md5>/              content-addressed training snapshots (DVC-versioned)
 <lake>/reports/<p>/drift/ds=<day>/          Evidently drift report of a day
+<lake>/reports/<p>/drift-online/ds=<day>/   Evidently drift report of a day's online requests
 <lake>/reports/<p>/gate/v<version>/         Evidently gate report of a model version
 <landing>/<landing.pattern>                 where producers drop the day's file
 ```
@@ -23,7 +26,7 @@ from mlcycle import settings
 
 DATA_FILE = "data.parquet"
 MANIFEST_FILE = "_manifest.json"
-ZONES = ("raw", "validated", "quarantine", "predictions", "training", "reports")
+ZONES = ("raw", "validated", "quarantine", "predictions", "requests", "training", "reports")
 ASSET_FOLDERS = {"raw": "raw", "validated": "validated", "candidate": "models/candidates",
                  "evaluated": "models/evaluated", "drift": "monitoring/drift"}
 DRIFT_REPORT, GATE_REPORT = "drift_report", "gate_report"
@@ -59,6 +62,11 @@ def snapshot(pipeline: str, md5: str) -> str:
 def drift_report(pipeline: str, ds: str) -> str:
     """Folder of a day's drift report (HTML, JSON, manifest)."""
     return f"{zone('reports', pipeline)}/drift/ds={ds}"
+
+
+def online_drift_report(pipeline: str, ds: str) -> str:
+    """Folder of the drift report of a day's online requests."""
+    return f"{zone('reports', pipeline)}/drift-online/ds={ds}"
 
 
 def gate_report(pipeline: str, version: int) -> str:

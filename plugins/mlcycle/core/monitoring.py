@@ -180,9 +180,10 @@ def check_day(config: PipelineConfig, day: pd.DataFrame, reference: pd.DataFrame
     return result
 
 
-def publish_report(config: PipelineConfig, ds: str, result: DriftResult, meta: dict[str, Any]) -> str:
-    """Copy the day's report into the lake (:func:`lake.drift_report`); the manifest goes last."""
-    uri = lake.drift_report(config.name, ds)
+def publish_report(config: PipelineConfig, ds: str, result: DriftResult, meta: dict[str, Any],
+                   uri: str | None = None) -> str:
+    """Copy the day's report into the lake (``uri``, default :func:`lake.drift_report`); the manifest goes last."""
+    uri = uri or lake.drift_report(config.name, ds)
     for path in (result.html_path, result.json_path):
         storage.write_bytes_atomic(f"{uri}/{Path(path).name}", Path(path).read_bytes())
     manifest = {"ds": ds, "drift": result.drift, "share": result.share, "drifted_columns": result.drifted_columns,

@@ -118,13 +118,18 @@ def prepare(frame: pd.DataFrame, config: PipelineConfig, columns: list[str] | No
     if missing:
         raise TrainingDataError(f"the model needs columns {missing} that the data no longer has; "
                                 "retrain it, or roll back to a model trained on the current columns")
-    out = frame[columns].copy()
-    for column in columns:
+    import numpy as np
+    import pandas as pd
+
+    data = {}
+    for column in columns:  # plain numpy arrays, one frame built at the end (online requests: 1 row, often)
         if config.columns.get(column) in ("int", "float", "bool"):
-            out[column] = out[column].astype("float64")
+            data[column] = frame[column].to_numpy(dtype="float64", na_value=np.nan)
         else:
-            out[column] = out[column].astype(object).where(out[column].notna(), None)
-    return out
+            values = frame[column].to_numpy(dtype=object, copy=True)
+            values[pd.isna(values)] = None
+            data[column] = values
+    return pd.DataFrame(data, index=frame.index, columns=columns)
 
 
 def target(frame: pd.DataFrame, config: PipelineConfig):
@@ -140,9 +145,12 @@ def score(model: Pipeline, frame: pd.DataFrame, config: PipelineConfig) -> dict[
 def predict(model: Pipeline, frame: pd.DataFrame, config: PipelineConfig):
     """(predictions, positive-class probabilities or None), each model on the columns it was trained on."""
     x = prepare(frame, config, list(getattr(model, "feature_names_in_", [])) or None)
-    if config.task == "classification":
-        return model.predict(x), model.predict_proba(x)[:, 1]
-    return model.predict(x), None
+    if config.task != "classification":
+        return model.predict(x), None
+    steps = getattr(model, "steps", None)
+    if steps and len(steps) > 1:  # what Pipeline.predict and .predict_proba each do, preprocessing only once
+        x, model = model[:-1].transform(x), steps[-1][1]
+    return model.predict(x), model.predict_proba(x)[:, 1]
 
 
 def metrics_from_predictions(config: PipelineConfig, y, predicted, probability=None) -> dict[str, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import urllib.request
 from typing import Any
 
 from mlcycle import settings
@@ -123,12 +124,30 @@ def register_model(config: PipelineConfig, version: int, airflow_run: str = "", 
     else:
         raise registry.RegistryError(f"{config.model_name} v{version} has not been evaluated (gate={gate}); "
                                      f"run evaluate_{config.name} first")
+    notify_serving(config)
     return {**record, "champion": registry.alias_version(config.model_name, registry.CHAMPION)}
 
 
 def rollback_model(config: PipelineConfig, version: int | None, reason: str, airflow_run: str = "") -> dict[str, Any]:
     """Move ``champion`` of the pipeline's model back to ``version`` (default: the previous champion)."""
-    return registry.rollback(config.model_name, version, reason, airflow_run)
+    record = registry.rollback(config.model_name, version, reason, airflow_run)
+    notify_serving(config)
+    return record
+
+
+def notify_serving(config: PipelineConfig, timeout: float = 10) -> bool:
+    """Ask the serving app (``MLCYCLE_SERVING_URL``) to read the champion now. Never fails the task: without a
+    server, or when it does not answer, the app's own poll of the alias picks the change up."""
+    request = urllib.request.Request(f"{settings.serving_url()}/reload", method="POST", data=b"",
+                                     headers={"X-API-Key": settings.serving_api_key() or ""})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            log.info("serving app at %s reloaded %s (HTTP %s)", settings.serving_url(), config.name, response.status)
+            return True
+    except Exception as exc:  # no server here, or a slow one: it polls the alias anyway
+        log.info("serving app at %s not notified (%s); it polls the champion alias on its own",
+                 settings.serving_url(), exc)
+        return False
 
 
 def version_run(config: PipelineConfig, version: int) -> tuple[str, str]:

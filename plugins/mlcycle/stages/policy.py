@@ -136,6 +136,7 @@ def days_to_handle(config: PipelineConfig, stage: str, ds: str | None, event_day
                             f"the gate promote it (train_{config.name}).")
     pending = sorted(ingestion.pending_validation(config) if stage == "validate"
                      else scoring.pending_days(config, {"score": "predictions", "monitor": "monitoring"}[stage]))
+    pending += scoring.pending_online_days(config) if stage == "monitor" else []  # closed days of online requests
     reason = (f"dates from Asset events: {sorted(event_days)} (already handled: {sorted(event_days - set(pending))});"
               f" days to {stage}: {pending}")
     if not pending:

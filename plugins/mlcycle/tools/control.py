@@ -22,6 +22,7 @@ from mlcycle.tools import postgres, stack, supervisor
 from mlcycle.tools.runtime import AIRFLOW_JOBS, SQLITE_WARNING, USERNAME, Runtime, RuntimeErrorWithFix
 
 STOP_TIMEOUT = 120  # the supervisor's own grace per component is supervisor.GRACE
+PORT_SETTINGS = {"api-server": "AIRFLOW_PORT", "mlflow": "MLFLOW_PORT", "serving": "MLCYCLE_SERVING_PORT"}
 
 
 def _status_path(rt: Runtime) -> Path:
@@ -89,7 +90,7 @@ def launch(rt: Runtime) -> None:
             raise RuntimeErrorWithFix(
                 f"port {port} is already in use by another process, so {name} cannot start. Stop that process "
                 f"(`ss -ltnp 'sport = :{port}'` shows it), or pick another port: "
-                f"{'AIRFLOW_PORT' if name == 'api-server' else 'MLFLOW_PORT'}={port + 1} make demo")
+                f"{PORT_SETTINGS.get(name, 'MLFLOW_PORT')}={port + 1} make demo")
     _prepare_database(rt)
     _start_supervisor(rt)
 
@@ -149,6 +150,8 @@ def health(rt: Runtime) -> dict[str, tuple[bool, str]]:
             ok, detail = postgres.accepting(rt.home), f"socket {postgres.socket_path(rt.home)}"
         elif name == "mlflow":
             ok, detail = stack.http_ok(f"{rt.mlflow_url}/health"), f"{rt.mlflow_url}/health"
+        elif name == "serving":
+            ok, detail = stack.http_ok(f"{rt.serving_url}/health"), f"{rt.serving_url}/health"
         elif name == "api-server":
             ok, detail = airflow is not None, f"{rt.airflow_url}/api/v2/monitor/health"
         else:

@@ -137,6 +137,18 @@ def _reasons(pipeline: str, ds: str) -> Counter:
     return counts
 
 
+def serving_example(rt: runtime.Runtime, config) -> list[str]:
+    """A curl call of the serving app with the first row of the newest validated day."""
+    days = storage.list_partitions("validated", config.name)
+    if rt.serving_port is None or not config.training or not days:
+        return []
+    features = config.training.numeric_features + config.training.categorical_features
+    row = storage.read_partition(lake.partition("validated", config.name, days[-1]))[features].head(1)
+    return ["", "Online predictions of the champion (swapped in place on promotion and rollback; see README):",
+            f"  curl -s {rt.serving_url}/predict/{config.name} -H 'X-API-Key: {rt.serving_key()}' "
+            f"-H 'Content-Type: application/json' -d '{row.to_json(orient='records')}'"]
+
+
 def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: list[str]) -> str:
     config = load_pipeline(pipeline)
     lines = ["", "=" * 100, f"Pipeline '{pipeline}': {days[0]} .. {days[-1]}", "=" * 100]
@@ -153,7 +165,8 @@ def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: lis
         lines.append(f"{ds:12} {rows('raw'):>9} {rows('validated'):>10} {sum(reasons.values()):>12}  "
                      + ", ".join(f"{n}× {r}" for r, n in reasons.most_common(2)))
     if config.training:
-        lines += drift_summary(client, pipeline) + model_summary(pipeline) + prediction_summary(pipeline)
+        lines += (drift_summary(client, pipeline) + model_summary(pipeline) + prediction_summary(pipeline)
+                  + serving_example(rt, config))
     lines += [
         "",
         f"Lake (raw/validated/quarantine) {settings.lake_uri()}",

@@ -3,7 +3,9 @@
 The components, in start order: ``postgres`` (the embedded server, unless ``$MLCYCLE_DATABASE_URL`` names
 an external one), ``databases`` (creates the ``airflow`` and ``mlflow`` databases), ``mlflow``,
 ``migrate`` (``airflow db migrate``), then Airflow's ``api-server``, ``scheduler`` (LocalExecutor),
-``dag-processor`` and ``triggerer``. A supervisor daemon (:mod:`mlcycle.tools.supervisor`) starts them,
+``dag-processor`` and ``triggerer``, and the online ``serving`` app (:mod:`mlcycle.serving`, on 127.0.0.1,
+``$MLCYCLE_SERVING_PORT``, default 8000; its API key is ``$MLCYCLE_SERVING_API_KEY`` or one generated
+per state folder). A supervisor daemon (:mod:`mlcycle.tools.supervisor`) starts them,
 gives each its own log under ``<state>/logs`` and restarts any that exits, with backoff, for as long as
 the stack runs. All state lives under ``$MLCYCLE_HOME`` (default ``<repo>/.state``).
 
@@ -55,12 +57,13 @@ class Runtime:
     with_mlflow: bool = True
     config: Mapping[str, str] = field(default_factory=dict)  # more AIRFLOW__* settings (tests: short timeouts)
     mlflow_auth: bool = False  # MLflow behind its basic-auth app
+    serving_port: int | None = None  # the serving app's port; None: no serving component (tests' stacks)
 
     @classmethod
     def from_env(cls) -> Runtime:
         return cls(settings.state_dir(), *settings.embedded_ports(), database=settings.embedded_database(),
                    database_url=settings.database_url(), parallelism=settings.embedded_parallelism(),
-                   mlflow_auth=settings.mlflow_auth())
+                   mlflow_auth=settings.mlflow_auth(), serving_port=settings.serving_port())
 
     @property
     def airflow_url(self) -> str:
@@ -69,6 +72,21 @@ class Runtime:
     @property
     def mlflow_url(self) -> str:
         return f"http://127.0.0.1:{self.mlflow_port}"
+
+    @property
+    def serving_url(self) -> str:
+        return f"http://127.0.0.1:{self.serving_port}"
+
+    def serving_key(self) -> str:
+        """The serving app's API key: ``$MLCYCLE_SERVING_API_KEY``, else one generated once per state folder."""
+        return settings.serving_api_key() or _generated(self.home / "serving" / "api_key.json", "api_key")["api_key"]
+
+    def serving_env(self) -> dict[str, str]:
+        """How tasks (register, rollback) and the app itself reach and guard the serving app."""
+        if self.serving_port is None:
+            return {}
+        return {"MLCYCLE_SERVING_URL": self.serving_url, "MLCYCLE_SERVING_PORT": str(self.serving_port),
+                "MLCYCLE_SERVING_API_KEY": self.serving_key()}
 
     @property
     def airflow_home(self) -> Path:
@@ -144,6 +162,7 @@ class Runtime:
             "AIRFLOW__API_AUTH__JWT_SECRET": jwt,
             "AIRFLOW__CORE__FERNET_KEY": fernet,
             **self.client_env(),
+            **self.serving_env(),
             **({"MLCYCLE_DATABASE_URL": self.database_url} if self.database_url else {}),
             **self.config,
         }
@@ -169,11 +188,16 @@ class Runtime:
                   {"name": "scheduler", "argv": [airflow, "scheduler", "--skip-serve-logs"]},
                   {"name": "dag-processor", "argv": [airflow, "dag-processor"]},
                   {"name": "triggerer", "argv": [airflow, "triggerer", "--skip-serve-logs"]}]
+        if self.serving_port is not None:
+            found.append({"name": "serving", "argv": [sys.executable, "-m", "mlcycle.serving", "--host", "127.0.0.1",
+                                                      "--port", str(self.serving_port)],
+                          "watch": f"http:{self.serving_url}/health"})
         return found
 
     def ports(self) -> dict[str, int]:
         """The TCP ports of the stack, all on 127.0.0.1 (PostgreSQL listens on its Unix socket only)."""
-        return {"api-server": self.airflow_port, **({"mlflow": self.mlflow_port} if self.with_mlflow else {})}
+        return {"api-server": self.airflow_port, **({"mlflow": self.mlflow_port} if self.with_mlflow else {}),
+                **({"serving": self.serving_port} if self.serving_port is not None else {})}
 
     def health(self) -> dict[str, tuple[bool, str]]:
         """Each component: healthy?, and what says so."""
@@ -232,7 +256,9 @@ def banner(rt: Runtime) -> str:
     mlflow_login = f"   login {USERNAME} / {rt.mlflow_secrets()[USERNAME]}" if rt.mlflow_auth else ""
     return (f"Airflow UI   {rt.airflow_url}   login {USERNAME} / {rt.password()}\n"
             f"MLflow UI    {rt.mlflow_url}{mlflow_login}\n"
-            f"State folder {rt.home}  (make clean resets it); logs {rt.logs}; `make status` shows each component")
+            + (f"Serving      {rt.serving_url}   (API key in {rt.home / 'serving' / 'api_key.json'} or "
+               "$MLCYCLE_SERVING_API_KEY)\n" if rt.serving_port is not None else "")
+            + f"State folder {rt.home}  (make clean resets it); logs {rt.logs}; `make status` shows each component")
 
 
 def main(argv: list[str] | None = None) -> int:
