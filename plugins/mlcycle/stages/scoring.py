@@ -97,7 +97,8 @@ def monitor_day(config: PipelineConfig, ds: str, drift_share: float | None = Non
                                   drift_share, quality_drop)
     report = monitoring.publish_report(config, ds, result, {
         "champion": version, "validated_md5": storage.read_manifest(validated_uri)["md5"],
-        "reference_md5": tags.get("data.md5", "")})
+        "reference_md5": tags.get("data.md5", ""),
+        "drift_threshold": drift_share if drift_share is not None else config.monitoring.drift_share})
     metrics = {"drift_share": result.share, "drifted_columns": len(result.drifted_columns),
                "drift": float(result.drift), **{f"quality_{k}": v for k, v in result.quality.items()},
                **({"prediction_drift": result.prediction_drift} if result.prediction_drift is not None else {}),

@@ -24,9 +24,12 @@ from urllib.parse import quote, urlsplit
 from mlcycle import settings
 
 SANDBOX = "allow-scripts allow-popups"  # Evidently's and GX's scripts run; never allow-same-origin
+# The overview's charts: a marker opens its report (an Airflow page) in a new tab, which must not inherit the
+# sandbox or Airflow's UI could not run there; the frame itself stays in an opaque origin.
+CHART_SANDBOX = f"{SANDBOX} allow-popups-to-escape-sandbox"
 CONTENT = "content"  # <prefix>/content/<token>/<path>
 _SALT = "mlcycle.orchestration.ui.sandboxed-content"
-_KINDS = ("drift", "gate", "docs")
+_KINDS = ("drift", "gate", "docs", "overview")
 
 
 class ContentRefused(Exception):
@@ -41,7 +44,8 @@ def _serializer() -> Any:
 
 
 def grant(kind: str, pipeline: str = "", key: str = "") -> str:
-    """What one token lets a frame read: ``drift/<pipeline>/<ds>``, ``gate/<pipeline>/<version>`` or ``docs``."""
+    """What one token lets a frame read: ``drift/<pipeline>/<ds>``, ``gate/<pipeline>/<version>``, ``docs`` or
+    ``overview/<pipeline>/charts`` (the charts of a pipeline's overview)."""
     if kind not in _KINDS:
         raise ValueError(f"unknown content kind '{kind}', expected one of {_KINDS}")
     return kind if kind == "docs" else f"{kind}/{pipeline}/{key}"
@@ -112,10 +116,10 @@ def page_headers() -> dict[str, str]:
     return {**_COMMON, "Content-Security-Policy": csp}
 
 
-def content_headers() -> dict[str, str]:
+def content_headers(sandbox: str = SANDBOX) -> dict[str, str]:
     """A page built from data: sandboxed (opaque origin), framed only by Airflow, no fetch, no external request."""
     ancestors = " ".join(dict.fromkeys(filter(None, ["'self'", _airflow_origin()])))
-    csp = (f"sandbox {SANDBOX}; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; connect-src 'none'; "
+    csp = (f"sandbox {sandbox}; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; connect-src 'none'; "
            f"form-action 'none'; base-uri 'self'; frame-ancestors {ancestors}")
     return {**_COMMON, "Content-Security-Policy": csp, "Cache-Control": "no-store"}
 

@@ -1,0 +1,227 @@
+"""The pipelines' overview: the list at the plugin's root, and one page per pipeline with its time series.
+
+The page (:func:`page`) is the plugin's own, so it runs no script: the champion card and the table of
+events are escaped HTML. The charts are a sandboxed frame (:func:`charts_html`, served from a signed
+content URL like the reports): the vendored Vega-Lite draws them from the data, which sits in a JSON
+``<script>`` block with ``<``, ``>`` and ``&`` written as ``\\u003c``... so a value cannot end the element.
+Markers link to their report or model version; a click opens a new tab, which is why the frame may open
+popups that leave the sandbox (the link itself is the plugin's, built here from validated names).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+
+from mlcycle import settings
+from mlcycle.orchestration.ui import pages
+from mlcycle.orchestration.ui.sandbox import CHART_SANDBOX
+
+KINDS = {"promote": "#15803d", "reject": "#b91c1c", "rollback": "#7c3aed", "incident": "#ea580c",
+         "alert": "#d97706"}
+_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+
+def event_url(pipeline: str, model: str, event: dict[str, Any]) -> str | None:
+    """Where a marker leads: the Airflow UI's page of its gate or drift report, or the model version in MLflow."""
+    from mlcycle.orchestration.links import report_url
+
+    if event["link"] == "gate":
+        return report_url(pipeline, f"gate/v{event['version']}")
+    if event["link"] == "drift":
+        return report_url(pipeline, f"drift/{event['ds']}")
+    ui = settings.mlflow_ui_url()
+    return f"{ui}/#/models/{model}/versions/{event['version']}" if ui and event["version"] else None
+
+
+# ---- the charts (sandboxed content) -----------------------------------------------------------
+
+_X = {"field": "ds", "type": "temporal", "title": None, "axis": {"format": "%b %d"}}
+
+
+def _markers(height: int) -> list[dict[str, Any]]:
+    """Vertical rules and clickable triangles at each event, coloured by kind."""
+    color = {"field": "kind", "type": "nominal", "title": "event",
+             "scale": {"domain": list(KINDS), "range": list(KINDS.values())}}
+    tooltip = [{"field": "ds", "type": "temporal", "title": "day"}, {"field": "text", "title": "event"},
+               {"field": "href", "title": "opens"}]
+    return [
+        {"data": {"name": "events"}, "mark": {"type": "rule", "strokeDash": [3, 3], "opacity": 0.6},
+         "encoding": {"x": _X, "color": color}},
+        {"data": {"name": "events"}, "mark": {"type": "point", "shape": "triangle-down", "size": 140, "filled": True,
+                                              "cursor": "pointer", "opacity": 1},
+         "encoding": {"x": _X, "y": {"value": 6}, "color": color, "href": {"field": "href"}, "tooltip": tooltip}},
+    ]
+
+
+def _line(field: str, title: str, color: str, dash: list[int] | None = None, axis: dict | None = None) -> dict:
+    mark = {"type": "line", "point": True, "color": color, **({"strokeDash": dash} if dash else {})}
+    return {"mark": mark, "transform": [{"filter": f"isValid(datum['{field}'])"}],
+            "encoding": {"x": _X, "y": {"field": field, "type": "quantitative", "title": title, **(axis or {})},
+                         "tooltip": [{"field": "ds", "type": "temporal"}, {"field": field, "title": title}]}}
+
+
+def spec(days: list[dict[str, Any]], events: list[dict[str, Any]], primary: str) -> dict[str, Any]:
+    """The Vega-Lite spec: drift share (with its threshold), quality (with the champion's holdout figure),
+    rows and quarantine share, all on one time axis, with the events on each."""
+    width, height = 900, 150
+    drift = {"title": "Drift share per day (dashed: the threshold)", "layer": [
+        _line("drift_share", "drift share", "#0369a1", axis={"scale": {"domain": [0, 1]}}),
+        {"mark": {"type": "line", "color": "#b91c1c", "strokeDash": [6, 4], "interpolate": "step-after"},
+         "transform": [{"filter": "isValid(datum.drift_threshold)"}],
+         "encoding": {"x": _X, "y": {"field": "drift_threshold", "type": "quantitative"}}},
+        *_markers(height)]}
+    quality = {"title": f"{primary} per day (dashed: the champion's holdout figure)", "layer": [
+        _line("quality", primary, "#0f766e"), _line("champion_quality", f"champion's holdout {primary}", "#64748b",
+                                                    dash=[6, 4]), *_markers(height)]}
+    volume = {"title": "Rows landed per day (bars) and quarantine share (line)", "layer": [
+        {"mark": {"type": "bar", "color": "#94a3b8", "opacity": 0.8},
+         "transform": [{"filter": "isValid(datum.rows)"}],
+         "encoding": {"x": _X, "y": {"field": "rows", "type": "quantitative", "title": "rows"}}},
+        _line("quarantine_share", "quarantine share", "#ea580c", axis={"axis": {"format": "%", "orient": "right"}}),
+        *_markers(height)], "resolve": {"scale": {"y": "independent"}}}
+    return {"$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+            "datasets": {"days": days, "events": events}, "data": {"name": "days"},
+            "vconcat": [{**chart, "width": width, "height": height} for chart in (drift, quality, volume)],
+            "resolve": {"scale": {"x": "shared", "color": "shared"}},
+            "config": {"font": "system-ui, sans-serif", "legend": {"orient": "top"}}}
+
+
+def _script_json(value: Any) -> str:
+    return re.sub("[<>&]", lambda m: _UNSAFE[m[0]], json.dumps(value, default=str))
+
+
+def charts_html(base: str, chart: dict[str, Any]) -> str:
+    """The sandboxed page that draws ``chart`` with the vendored Vega, Vega-Lite and Vega-Embed."""
+    vendor = f"{escape(base)}/static/vendor"
+    scripts = "".join(f"<script src='{vendor}/{name}/{name}.min.js'></script>"
+                      for name in ("vega", "vega-lite", "vega-embed"))
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>overview</title>"
+            "<style>body{margin:0;font-family:system-ui,sans-serif} #error{color:#b91c1c}</style>"
+            f"{scripts}</head><body><div id='charts'></div><p id='error'></p>"
+            f"<script type='application/json' id='spec'>{_script_json(chart)}</script>"
+            "<script>(function () {\n"
+            "  var spec = JSON.parse(document.getElementById('spec').textContent);\n"
+            "  vegaEmbed('#charts', spec, {actions: false, renderer: 'svg',\n"
+            "             loader: {target: '_blank', rel: 'noopener noreferrer'}})\n"
+            "    .then(function (result) { window.mlcycleView = result.view; document.body.dataset.ready = '1'; })\n"
+            "    .catch(function (error) { document.getElementById('error').textContent = String(error); });\n"
+            "})();</script></body></html>")
+
+
+# ---- the plugin's own pages (no script) -------------------------------------------------------
+
+
+def _card(card: dict[str, Any] | None, problem: str = "") -> str:
+    if problem:
+        return f"<p class='drift'>The registry could not be read: {escape(problem)}</p>"
+    if card is None:
+        return "<p class='muted'>No champion yet: the first version that passes the gate becomes one.</p>"
+    rows = [("version", f"v{card['version']}"), ("champion since", card["since"] or "?"),
+            ("gate", f"{card['gate']}{' · ' + card['verdict'] if card['verdict'] else ''}"
+                     f"{' (' + card['reasons'] + ')' if card['reasons'] else ''}"),
+            ("approval", f"{card['approval'] or 'not required'}"
+                         f"{' by ' + card['approved_by'] if card['approved_by'] else ''}"),
+            *card["lineage"].items()]
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<table id='champion'>{body}</table>"
+
+
+def _event_rows(base: str, pipeline: str, events: list[dict[str, Any]], model: str) -> str:
+    rows = []
+    for e in reversed(events):
+        if e["link"] == "gate":
+            target = pages.link(base, "reports", pipeline, "gate", f"v{e['version']}", text="gate report")
+        elif e["link"] == "drift":
+            target = pages.link(base, "reports", pipeline, "drift", e["ds"], text="drift report")
+        else:
+            url = event_url(pipeline, model, e)
+            target = (f"<a href='{escape(url)}' target='_blank' rel='noopener noreferrer'>model version</a>"
+                      if url else "")
+        rows.append(f"<tr class='event {escape(e['kind'])}'><td>{escape(e['ds'])}</td><td>{escape(e['kind'])}</td>"
+                    f"<td>{escape(e['text'])}</td><td>{target}</td></tr>")
+    return (f"<table id='events'><tr><th>day</th><th>event</th><th>what</th><th>see</th></tr>{''.join(rows)}</table>"
+            if rows else "<p class='muted'>No promotion, rejection, rollback or drift alert yet.</p>")
+
+
+def page(base: str, pipeline: str, card: dict[str, Any] | None, events: list[dict[str, Any]], model: str,
+         charts_src: str, problem: str = "") -> HTMLResponse:
+    """One pipeline: the charts (sandboxed frame), the champion card and the events, newest first."""
+    frame = (f"<iframe id='mlcycle-content' class='charts' title='charts of {escape(pipeline)}' "
+             f"sandbox='{CHART_SANDBOX}' referrerpolicy='no-referrer' src='{escape(charts_src)}'></iframe>")
+    body = (f"<p>{pages.link(base, '', text='all pipelines')} · "
+            f"{pages.link(base, 'reports', '', text='reports of ' + pipeline, fragment=pipeline)}</p>"
+            f"{frame}<h2>Champion</h2>{_card(card, problem)}"
+            f"<h2>Promotions, rejections, rollbacks and drift alerts</h2>{_event_rows(base, pipeline, events, model)}")
+    return pages.page(f"Overview of {pipeline}", body, base)
+
+
+def _state(s: dict[str, Any]) -> str:
+    monitored = s["last_monitored"]
+    if monitored is None:
+        return "<span class='muted'>not monitored yet</span>"
+    verdict = "DRIFT" if monitored.get("drift") else "no drift"
+    return (f"<span class='{'drift' if monitored.get('drift') else 'ok'}'>{verdict}</span> on "
+            f"{escape(monitored['ds'])} (share {pages.share(monitored.get('drift_share'))})")
+
+
+def pipelines_page(base: str, summaries: list[dict[str, Any]]) -> HTMLResponse:
+    """The plugin's root: every pipeline with its state at a glance."""
+    rows = "".join(
+        f"<tr><td>{pages.link(base, 'pipelines', s['pipeline'], text=s['pipeline'])}</td>"
+        f"<td>{escape(s['last_validated'] or '-')}</td><td>{_state(s)}</td>"
+        f"<td>{pages.share(s['quarantine_share'])}</td>"
+        f"<td>{escape('v' + str(s['champion']) if s['champion'] else '-')}</td>"
+        f"<td>{'' if s['configured'] else '<span class=muted>no config</span>'}</td></tr>" for s in summaries)
+    body = (f"<table id='pipelines'><tr><th>pipeline</th><th>last validated day</th><th>last drift check</th>"
+            f"<th>quarantine share (last day)</th><th>champion (last check)</th><th></th></tr>{rows}</table>"
+            if rows else "<p class='muted'>No pipeline has data in the lake yet.</p>")
+    return pages.page("Pipelines", body, base)
+
+
+# ---- the routes (registered by app.create_app) ------------------------------------------------
+
+
+def pipelines_route(base: str) -> HTMLResponse:
+    from mlcycle.core import overview
+
+    return pipelines_page(base, [overview.summary(p, overview.config_of(p)) for p in overview.pipelines()])
+
+
+def _registry_view(pipeline: str, model: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]], str]:
+    """The champion card and the events; with MLflow unreachable, the drift alerts alone and the problem."""
+    from mlcycle.core import overview
+
+    try:
+        return overview.champion_card(model), overview.events(pipeline, model), ""
+    except Exception as exc:  # the lake's charts stay useful while the registry is down
+        alerts = [{"ds": d["ds"], "kind": "alert", "version": d.get("champion"), "at": "", "link": "drift",
+                   "text": f"drift on {d['ds']}"} for d in overview.daily_drift_alerts(pipeline)]
+        return None, alerts, f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def pipeline_route(base: str, pipeline: str) -> HTMLResponse:
+    from mlcycle.core import overview
+    from mlcycle.orchestration.ui import sandbox
+
+    config = overview.config_of(pipeline)
+    model = config.model_name if config else pipeline
+    card, events, problem = _registry_view(pipeline, model)
+    src = sandbox.content_url(base, sandbox.grant("overview", pipeline, "charts"), "charts.html")
+    return page(base, pipeline, card, events, model, src, problem)
+
+
+def charts_route(base: str, pipeline: str) -> str:
+    """The sandboxed charts of ``pipeline``: every day in the lake and every event, with its link."""
+    from mlcycle.core import overview
+
+    config = overview.config_of(pipeline)
+    model = config.model_name if config else pipeline
+    _, events, _ = _registry_view(pipeline, model)
+    events = [{**e, "href": event_url(pipeline, model, e)} for e in events]
+    primary = config.training.primary_metric if config else "quality"
+    return charts_html(base, spec(overview.daily(pipeline, config), events, primary))
