@@ -192,7 +192,7 @@ def _content(request: Request, token: str, path: str) -> Response:
         return _data_docs_file(request, path, headers)
     if kind == "overview" and len(key) == 2 and PIPELINE.match(key[0]) and path == "charts.html":
         return HTMLResponse(overview.charts_route(_base(request), key[0]),
-                            headers=sandbox.content_headers(sandbox.CHART_SANDBOX))
+                            headers=headers)
     uri = _report_file(kind, *key) if len(key) == 2 else None
     expected = {"drift": lake.DRIFT_REPORT, "gate": lake.GATE_REPORT}.get(kind)
     body = _read(uri) if uri and path == f"{expected}.html" else None

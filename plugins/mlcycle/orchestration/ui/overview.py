@@ -1,15 +1,21 @@
 """The pipelines' overview: the list at the plugin's root, and one page per pipeline with its time series.
 
-The page (:func:`page`) is the plugin's own, so it runs no script: the champion card and the table of
-events are escaped HTML. The charts are a sandboxed frame (:func:`charts_html`, served from a signed
-content URL like the reports): the vendored Vega-Lite draws them from the data, which sits in a JSON
-``<script>`` block with ``<``, ``>`` and ``&`` written as ``\\u003c``... so a value cannot end the element.
-Markers link to their report or model version; a click opens a new tab, which is why the frame may open
-popups that leave the sandbox (the link itself is the plugin's, built here from validated names).
+The page (:func:`page`) is the plugin's own: the champion card and the table of events are escaped
+HTML. The charts are a sandboxed frame (:func:`charts_html`, served from a signed content URL like the
+reports): the vendored Vega-Lite draws them from the data, which sits in a JSON ``<script>`` block with
+``<``, ``>`` and ``&`` written as ``\\u003c``... so a value cannot end the element.
+
+A click on a marker opens its report in the plugin's frame, as the same link of the events table does.
+Airflow shows the plugin in a frame sandboxed without ``allow-popups``, so neither a new tab nor a top
+navigation is possible from inside; instead the charts frame posts the marker's link to the page, and
+the page's one script (allowed by its hash in the CSP, :data:`NAVIGATE`) follows it only when the events
+table holds that very link: a payload in the charts could at most pick one of the page's own links.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from html import escape
@@ -19,23 +25,23 @@ from fastapi.responses import HTMLResponse
 
 from mlcycle import settings
 from mlcycle.orchestration.ui import pages
-from mlcycle.orchestration.ui.sandbox import CHART_SANDBOX
+from mlcycle.orchestration.ui.sandbox import SANDBOX, page_headers
 
 KINDS = {"promote": "#15803d", "reject": "#b91c1c", "rollback": "#7c3aed", "incident": "#ea580c",
          "alert": "#d97706"}
 _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 
 
-def event_url(pipeline: str, model: str, event: dict[str, Any]) -> str | None:
-    """Where a marker leads: the Airflow UI's page of its gate or drift report, or the model version in MLflow."""
-    from mlcycle.orchestration.links import report_url
+def event_url(base: str, pipeline: str, model: str, event: dict[str, Any]) -> str | None:
+    """Where a marker leads: the plugin's page of its gate or drift report, or the model version in MLflow."""
+    from urllib.parse import quote
 
     if event["link"] == "gate":
-        return report_url(pipeline, f"gate/v{event['version']}")
+        return f"{base}/reports/{quote(pipeline, safe='')}/gate/v{int(event['version'])}"
     if event["link"] == "drift":
-        return report_url(pipeline, f"drift/{event['ds']}")
+        return f"{base}/reports/{quote(pipeline, safe='')}/drift/{quote(event['ds'], safe='')}"
     ui = settings.mlflow_ui_url()
-    return f"{ui}/#/models/{model}/versions/{event['version']}" if ui and event["version"] else None
+    return f"{ui}/#/models/{quote(model, safe='')}/versions/{event['version']}" if ui and event["version"] else None
 
 
 # ---- the charts (sandboxed content) -----------------------------------------------------------
@@ -47,14 +53,14 @@ def _markers(height: int) -> list[dict[str, Any]]:
     """Vertical rules and clickable triangles at each event, coloured by kind."""
     color = {"field": "kind", "type": "nominal", "title": "event",
              "scale": {"domain": list(KINDS), "range": list(KINDS.values())}}
-    tooltip = [{"field": "ds", "type": "temporal", "title": "day"}, {"field": "text", "title": "event"},
+    tooltip = [{"field": "ds", "type": "temporal", "title": "day"}, {"field": "text", "title": "what"},
                {"field": "href", "title": "opens"}]
     return [
         {"data": {"name": "events"}, "mark": {"type": "rule", "strokeDash": [3, 3], "opacity": 0.6},
          "encoding": {"x": _X, "color": color}},
         {"data": {"name": "events"}, "mark": {"type": "point", "shape": "triangle-down", "size": 140, "filled": True,
                                               "cursor": "pointer", "opacity": 1},
-         "encoding": {"x": _X, "y": {"value": 6}, "color": color, "href": {"field": "href"}, "tooltip": tooltip}},
+         "encoding": {"x": _X, "y": {"value": 6}, "color": color, "tooltip": tooltip}},
     ]
 
 
@@ -106,9 +112,14 @@ def charts_html(base: str, chart: dict[str, Any]) -> str:
             f"<script type='application/json' id='spec'>{_script_json(chart)}</script>"
             "<script>(function () {\n"
             "  var spec = JSON.parse(document.getElementById('spec').textContent);\n"
-            "  vegaEmbed('#charts', spec, {actions: false, renderer: 'svg',\n"
-            "             loader: {target: '_blank', rel: 'noopener noreferrer'}})\n"
-            "    .then(function (result) { window.mlcycleView = result.view; document.body.dataset.ready = '1'; })\n"
+            "  vegaEmbed('#charts', spec, {actions: false, renderer: 'svg'})\n"
+            "    .then(function (result) {\n"
+            "      result.view.addEventListener('click', function (event, item) {\n"
+            "        var href = item && item.datum && item.datum.href;\n"
+            "        if (typeof href === 'string') { parent.postMessage({mlcycleEvent: href}, '*'); }\n"
+            "      });\n"
+            "      window.mlcycleView = result.view; document.body.dataset.ready = '1';\n"
+            "    })\n"
             "    .catch(function (error) { document.getElementById('error').textContent = String(error); });\n"
             "})();</script></body></html>")
 
@@ -133,31 +144,43 @@ def _card(card: dict[str, Any] | None, problem: str = "") -> str:
 
 def _event_rows(base: str, pipeline: str, events: list[dict[str, Any]], model: str) -> str:
     rows = []
-    for e in reversed(events):
-        if e["link"] == "gate":
-            target = pages.link(base, "reports", pipeline, "gate", f"v{e['version']}", text="gate report")
-        elif e["link"] == "drift":
-            target = pages.link(base, "reports", pipeline, "drift", e["ds"], text="drift report")
-        else:
-            url = event_url(pipeline, model, e)
-            target = (f"<a href='{escape(url)}' target='_blank' rel='noopener noreferrer'>model version</a>"
-                      if url else "")
+    for index, e in reversed(list(enumerate(events))):
+        url, label = event_url(base, pipeline, model, e), {"gate": "gate report", "drift": "drift report"}
+        target = ("" if url is None else
+                  f"<a data-event='{index}' href='{escape(url)}'>{label[e['link']]}</a>" if e["link"] in label else
+                  f"<a data-event='{index}' href='{escape(url)}' target='_blank' rel='noopener noreferrer'>"
+                  "model version</a>")
         rows.append(f"<tr class='event {escape(e['kind'])}'><td>{escape(e['ds'])}</td><td>{escape(e['kind'])}</td>"
                     f"<td>{escape(e['text'])}</td><td>{target}</td></tr>")
     return (f"<table id='events'><tr><th>day</th><th>event</th><th>what</th><th>see</th></tr>{''.join(rows)}</table>"
             if rows else "<p class='muted'>No promotion, rejection, rollback or drift alert yet.</p>")
 
 
+# The page's only script: a marker's link, posted by the charts frame, is followed if the events table has it
+NAVIGATE = ("window.addEventListener('message', function (e) {"
+            " var frame = document.getElementById('mlcycle-content');"
+            " if (!frame || e.source !== frame.contentWindow || !e.data || typeof e.data.mlcycleEvent !== 'string')"
+            " { return; }"
+            " var links = document.querySelectorAll('#events a[data-event]');"
+            " for (var i = 0; i < links.length; i++) {"
+            "  if (links[i].getAttribute('href') === e.data.mlcycleEvent && !links[i].target) {"
+            "   window.location.assign(links[i].href); return; } } });")
+_NAVIGATE_HASH = base64.b64encode(hashlib.sha256(NAVIGATE.encode()).digest()).decode()
+
+
 def page(base: str, pipeline: str, card: dict[str, Any] | None, events: list[dict[str, Any]], model: str,
          charts_src: str, problem: str = "") -> HTMLResponse:
     """One pipeline: the charts (sandboxed frame), the champion card and the events, newest first."""
     frame = (f"<iframe id='mlcycle-content' class='charts' title='charts of {escape(pipeline)}' "
-             f"sandbox='{CHART_SANDBOX}' referrerpolicy='no-referrer' src='{escape(charts_src)}'></iframe>")
+             f"sandbox='{SANDBOX}' referrerpolicy='no-referrer' src='{escape(charts_src)}'></iframe>")
     body = (f"<p>{pages.link(base, '', text='all pipelines')} · "
             f"{pages.link(base, 'reports', '', text='reports of ' + pipeline, fragment=pipeline)}</p>"
             f"{frame}<h2>Champion</h2>{_card(card, problem)}"
             f"<h2>Promotions, rejections, rollbacks and drift alerts</h2>{_event_rows(base, pipeline, events, model)}")
-    return pages.page(f"Overview of {pipeline}", body, base)
+    response = pages.page(f"Overview of {pipeline}", f"{body}<script>{NAVIGATE}</script>", base)
+    csp = page_headers()["Content-Security-Policy"] + f"; script-src 'sha256-{_NAVIGATE_HASH}'"
+    response.headers["Content-Security-Policy"] = csp
+    return response
 
 
 def _state(s: dict[str, Any]) -> str:
@@ -222,6 +245,6 @@ def charts_route(base: str, pipeline: str) -> str:
     config = overview.config_of(pipeline)
     model = config.model_name if config else pipeline
     _, events, _ = _registry_view(pipeline, model)
-    events = [{**e, "href": event_url(pipeline, model, e)} for e in events]
+    events = [{**e, "href": event_url(base, pipeline, model, e)} for e in events]
     primary = config.training.primary_metric if config else "quality"
     return charts_html(base, spec(overview.daily(pipeline, config), events, primary))

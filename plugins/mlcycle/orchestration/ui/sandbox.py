@@ -24,9 +24,6 @@ from urllib.parse import quote, urlsplit
 from mlcycle import settings
 
 SANDBOX = "allow-scripts allow-popups"  # Evidently's and GX's scripts run; never allow-same-origin
-# The overview's charts: a marker opens its report (an Airflow page) in a new tab, which must not inherit the
-# sandbox or Airflow's UI could not run there; the frame itself stays in an opaque origin.
-CHART_SANDBOX = f"{SANDBOX} allow-popups-to-escape-sandbox"
 CONTENT = "content"  # <prefix>/content/<token>/<path>
 _SALT = "mlcycle.orchestration.ui.sandboxed-content"
 _KINDS = ("drift", "gate", "docs", "overview")
@@ -116,10 +113,10 @@ def page_headers() -> dict[str, str]:
     return {**_COMMON, "Content-Security-Policy": csp}
 
 
-def content_headers(sandbox: str = SANDBOX) -> dict[str, str]:
+def content_headers() -> dict[str, str]:
     """A page built from data: sandboxed (opaque origin), framed only by Airflow, no fetch, no external request."""
     ancestors = " ".join(dict.fromkeys(filter(None, ["'self'", _airflow_origin()])))
-    csp = (f"sandbox {sandbox}; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; connect-src 'none'; "
+    csp = (f"sandbox {SANDBOX}; default-src 'self' 'unsafe-inline' 'unsafe-eval' data: blob:; connect-src 'none'; "
            f"form-action 'none'; base-uri 'self'; frame-ancestors {ancestors}")
     return {**_COMMON, "Content-Security-Policy": csp, "Cache-Control": "no-store"}
 
