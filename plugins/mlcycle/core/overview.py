@@ -22,6 +22,7 @@ from mlcycle.core.config import ConfigError, PipelineConfig, load_pipeline
 log = logging.getLogger(__name__)
 PIPELINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+RECENT_DAYS = 14  # the list and the exporter look at the newest days only (a few small reads per day)
 LINEAGE = ("data.window", "data.rows", "data.md5", "code.commit", "estimator", "airflow.run_id", "env.python",
            "env.lock_md5", "code.dirty")
 
@@ -73,14 +74,15 @@ def _drift_quality(pipeline: str, ds: str, manifest: dict[str, Any], primary: st
     return (quality or {}).get(primary), (reference or {}).get(primary)
 
 
-def daily(pipeline: str, config: PipelineConfig | None = None) -> list[dict[str, Any]]:
-    """One row per day the pipeline touched, oldest first (None where a stage has not run for the day)."""
+def daily(pipeline: str, config: PipelineConfig | None = None, newest: int | None = None) -> list[dict[str, Any]]:
+    """One row per day the pipeline touched, oldest first (None where a stage has not run for the day);
+    ``newest``: only that many of the latest days (what the exporter and the list need: fewer reads on S3)."""
     primary = config.training.primary_metric if config else None
     threshold = config.monitoring.drift_share if config else None
     raw, validated, quarantined = (set(_days(z, pipeline)) for z in ("raw", "validated", "quarantine"))
     drift_days = {n.removeprefix("ds=") for n in storage.list_names(f"{lake.zone('reports', pipeline)}/drift")}
     rows = []
-    for ds in sorted(raw | validated | quarantined | {d for d in drift_days if DAY.match(d)}):
+    for ds in sorted(raw | validated | quarantined | {d for d in drift_days if DAY.match(d)})[-(newest or 0):]:
         landed = _manifest(lake.partition("raw", pipeline, ds)).get("rows")
         passed = _manifest(lake.partition("validated", pipeline, ds)).get("rows")
         aside = _quarantined_rows(pipeline, ds)
@@ -183,7 +185,7 @@ def champion_card(model: str) -> dict[str, Any] | None:
 def summary(pipeline: str, config: PipelineConfig | None = None) -> dict[str, Any]:
     """A pipeline at a glance, from the lake alone (the list stays fast when MLflow is slow): its newest days,
     its last drift check and the champion that check used."""
-    days = daily(pipeline, config)
+    days = daily(pipeline, config, newest=RECENT_DAYS)
     validated = [d for d in days if d["validated_rows"] is not None]
     monitored = [d for d in days if d["drift"] is not None]
     return {"pipeline": pipeline, "configured": config is not None,

@@ -119,7 +119,7 @@ def collect_all() -> list[Metric]:
         for source in ("lake", "registry"):
             try:
                 if source == "lake":
-                    _lake_metrics(m, pipeline, overview.daily(pipeline, config), primary)
+                    _lake_metrics(m, pipeline, overview.daily(pipeline, config, overview.RECENT_DAYS), primary)
                 else:
                     _registry_metrics(m, pipeline, model)
                 m["up"].add_metric([pipeline, source], 1)
