@@ -121,7 +121,8 @@ def test_the_pages_list_the_pipelines_and_frame_the_charts(history, client, toke
     assert "sandbox allow-scripts allow-popups;" in charts.headers["content-security-policy"]
     assert "allow-same-origin" not in charts.headers["content-security-policy"]
     spec = json.loads(re.search(r"<script type='application/json' id='spec'>(.*?)</script>", charts.text)[1])
-    assert [d["ds"] for d in spec["datasets"]["days"]] == ["2013-01-01", "2013-07-01"]
+    assert [d["ds"] for d in spec["datasets"]["days"]] == ["2013-01-01", "2013-01-02", "2013-07-01"]
+    assert spec["datasets"]["days"][1] == {"ds": "2013-01-02", "gap": True}  # lines break between the two days
     (alert,) = spec["datasets"]["events"]
     assert alert["href"] == "/mlcycle/reports/flights/drift/2013-07-01"  # the link the page's table holds
     assert client.get("/mlcycle/pipelines/nowhere", **login).status_code == 404

@@ -65,25 +65,41 @@ def _markers(height: int) -> list[dict[str, Any]]:
 
 
 def _line(field: str, title: str, color: str, dash: list[int] | None = None, axis: dict | None = None) -> dict:
-    mark = {"type": "line", "point": True, "color": color, **({"strokeDash": dash} if dash else {})}
-    return {"mark": mark, "transform": [{"filter": f"isValid(datum['{field}'])"}],
+    mark = {"type": "line", "point": {"size": 16, "color": color}, "color": color,
+            "invalid": "break-paths-filter-domains",  # a missing day breaks the line
+            **({"strokeDash": dash} if dash else {})}
+    return {"mark": mark,
             "encoding": {"x": _X, "y": {"field": field, "type": "quantitative", "title": title, **(axis or {})},
                          "tooltip": [{"field": "ds", "type": "temporal"}, {"field": field, "title": title}]}}
+
+
+def with_gaps(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``days`` with an empty day after each run of consecutive days, so lines do not bridge missing days."""
+    import datetime as dt
+
+    out: list[dict[str, Any]] = []
+    for day in days:
+        if out and dt.date.fromisoformat(day["ds"]) - dt.date.fromisoformat(out[-1]["ds"]) > dt.timedelta(days=1):
+            out.append({"ds": (dt.date.fromisoformat(out[-1]["ds"]) + dt.timedelta(days=1)).isoformat(), "gap": True})
+        out.append(day)
+    return out
 
 
 def spec(days: list[dict[str, Any]], events: list[dict[str, Any]], primary: str) -> dict[str, Any]:
     """The Vega-Lite spec: drift share (with its threshold), quality (with the champion's holdout figure),
     rows and quarantine share, all on one time axis, with the events on each."""
-    width, height = 900, 150
+    width, height = 860, 150
     drift = {"title": "Drift share per day (dashed: the threshold)", "layer": [
         _line("drift_share", "drift share", "#0369a1", axis={"scale": {"domain": [0, 1]}}),
-        {"mark": {"type": "line", "color": "#b91c1c", "strokeDash": [6, 4], "interpolate": "step-after"},
-         "transform": [{"filter": "isValid(datum.drift_threshold)"}],
+        {"mark": {"type": "line", "color": "#b91c1c", "strokeDash": [6, 4], "interpolate": "step-after",
+                  "invalid": "break-paths-filter-domains"},
          "encoding": {"x": _X, "y": {"field": "drift_threshold", "type": "quantitative"}}},
         *_markers(height)]}
     quality = {"title": f"{primary} per day (dashed: the champion's holdout figure)", "layer": [
-        _line("quality", primary, "#0f766e"), _line("champion_quality", f"champion's holdout {primary}", "#64748b",
-                                                    dash=[6, 4]), *_markers(height)]}
+        _line("quality", primary, "#0f766e", axis={"scale": {"zero": False}}),
+        _line("champion_quality", f"champion's holdout {primary}", "#64748b", dash=[6, 4],
+              axis={"scale": {"zero": False}}),
+        *_markers(height)]}
     volume = {"title": "Rows landed per day (bars) and quarantine share (line)", "layer": [
         {"mark": {"type": "bar", "color": "#94a3b8", "opacity": 0.8},
          "transform": [{"filter": "isValid(datum.rows)"}],
@@ -91,7 +107,7 @@ def spec(days: list[dict[str, Any]], events: list[dict[str, Any]], primary: str)
         _line("quarantine_share", "quarantine share", "#ea580c", axis={"axis": {"format": "%", "orient": "right"}}),
         *_markers(height)], "resolve": {"scale": {"y": "independent"}}}
     return {"$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-            "datasets": {"days": days, "events": events}, "data": {"name": "days"},
+            "datasets": {"days": with_gaps(days), "events": events}, "data": {"name": "days"},
             "vconcat": [{**chart, "width": width, "height": height} for chart in (drift, quality, volume)],
             "resolve": {"scale": {"x": "shared", "color": "shared"}},
             "config": {"font": "system-ui, sans-serif", "legend": {"orient": "top"}}}

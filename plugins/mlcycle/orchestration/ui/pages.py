@@ -24,7 +24,7 @@ th{background:#f9fafb;font-weight:600} a{color:#0369a1} .drift{color:#b91c1c;fon
 .muted{color:#6b7280} nav a{margin-right:1rem}
 html.framed,html.framed body{height:100%} body.framed{display:flex;flex-direction:column}
 body.framed iframe{flex:1;border:0;width:100%;display:block}
-iframe.charts{border:0;width:100%;height:800px;display:block}
+iframe.charts{border:0;width:100%;height:770px;display:block}
 #mlcycle-banner{font:14px system-ui,sans-serif;padding:8px 16px;background:#f1f5f9;border-bottom:1px solid #cbd5e1;
 color:#0f172a}
 """
