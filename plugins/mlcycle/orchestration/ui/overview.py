@@ -46,7 +46,7 @@ def event_url(base: str, pipeline: str, model: str, event: dict[str, Any]) -> st
 
 # ---- the charts (sandboxed content) -----------------------------------------------------------
 
-_X = {"field": "ds", "type": "temporal", "title": None, "axis": {"format": "%b %d"}}
+_X = {"field": "ds", "type": "temporal", "title": None, "axis": {"format": "%b %d", "labelOverlap": "greedy"}}
 
 
 def _markers(height: int) -> list[dict[str, Any]]:
