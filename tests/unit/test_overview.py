@@ -134,3 +134,20 @@ def test_data_in_the_charts_cannot_close_their_script():
     html = overview.charts_html("/mlcycle", overview.spec([{"ds": PAYLOAD}], [], "roc_auc"))
     assert PAYLOAD not in html
     assert html.count("</script>") == 5  # three vendored scripts, the JSON and the drawing script
+
+
+def test_with_the_registry_down_the_lake_still_shows(history, client, token, monkeypatch):
+    """MLflow unreachable: the page says so and still frames the lake's charts; the exporter still reports the
+    lake's figures, with ``mlcycle_source_up{source="registry"} 0``."""
+    from mlcycle.core.prometheus import collect_all
+    from mlcycle.tools.stack import free_port
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    page = client.get("/mlcycle/pipelines/flights", headers={"Authorization": f"Bearer {token}"})
+    assert page.status_code == 200
+    assert "The registry could not be read" in page.text
+    assert "<a data-event='0' href='/mlcycle/reports/flights/drift/2013-07-01'>drift report</a>" in page.text
+    up = {s.labels["source"]: s.value for m in collect_all() if m.name == "mlcycle_source_up" for s in m.samples}
+    assert up == {"lake": 1, "registry": 0}
+    assert any(m.name == "mlcycle_drift_share" and m.samples for m in collect_all())
