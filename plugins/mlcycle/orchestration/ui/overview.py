@@ -46,7 +46,16 @@ def event_url(base: str, pipeline: str, model: str, event: dict[str, Any]) -> st
 
 # ---- the charts (sandboxed content) -----------------------------------------------------------
 
-_X = {"field": "ds", "type": "temporal", "title": None, "axis": {"format": "%b %d", "labelOverlap": "greedy"}}
+_X = {"field": "ds", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": None,  # one band per day
+      "axis": {"format": "%b %d", "labelOverlap": "greedy"}}
+
+
+def _ticks(days: list[dict[str, Any]]) -> str:
+    """A tick per day, week or month, by how many days the charts span."""
+    import datetime as dt
+
+    span = (dt.date.fromisoformat(days[-1]["ds"]) - dt.date.fromisoformat(days[0]["ds"])).days if days else 0
+    return "day" if span <= 31 else "week" if span <= 91 else "month"
 
 
 def _markers(height: int) -> list[dict[str, Any]]:
@@ -110,7 +119,8 @@ def spec(days: list[dict[str, Any]], events: list[dict[str, Any]], primary: str)
             "datasets": {"days": with_gaps(days), "events": events}, "data": {"name": "days"},
             "vconcat": [{**chart, "width": width, "height": height} for chart in (drift, quality, volume)],
             "resolve": {"scale": {"x": "shared", "color": "shared"}},
-            "config": {"font": "system-ui, sans-serif", "legend": {"orient": "top"}}}
+            "config": {"font": "system-ui, sans-serif", "legend": {"orient": "top"},
+                       "axisX": {"tickCount": _ticks(days)}}}
 
 
 def _script_json(value: Any) -> str:
