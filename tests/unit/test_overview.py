@@ -131,7 +131,9 @@ def test_the_pages_list_the_pipelines_and_frame_the_charts(history, client, toke
 def test_data_in_the_charts_cannot_close_their_script():
     from mlcycle.orchestration.ui import overview
 
-    html = overview.charts_html("/mlcycle", overview.spec([{"ds": PAYLOAD}], [], "roc_auc"))
+    events = [{"ds": "2013-07-01", "kind": "reject", "version": 2, "at": "", "link": "gate", "href": "/x",
+               "text": f"reject v2: {PAYLOAD}"}]  # a free-text reason of the promotion history
+    html = overview.charts_html("/mlcycle", overview.spec([{"ds": "2013-07-01"}], events, "roc_auc"))
     assert PAYLOAD not in html
     assert html.count("</script>") == 5  # three vendored scripts, the JSON and the drawing script
 
