@@ -16,7 +16,7 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo start stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium
+.PHONY: help venv demo start stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium prometheus observe
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,7 +58,7 @@ status: $(STAMP) ## each component: pid, up since, restarts, health (exit 1 when
 clean: stop ## stop everything and delete all state (.state/)
 	rm -rf .state
 
-test: $(STAMP) lint compose-parser chromium ## lint, then unit, DAG, integration and end-to-end tests
+test: $(STAMP) lint compose-parser chromium prometheus ## lint, then unit, DAG, integration and end-to-end tests
 	@$(PY) -m pytest
 
 compose-parser: ## Debian's docker-compose, to validate docker-compose.yaml without a Docker engine
@@ -66,6 +66,12 @@ compose-parser: ## Debian's docker-compose, to validate docker-compose.yaml with
 
 chromium: ## Debian's chromium, for the browser tests (Playwright drives it)
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+prometheus: ## Debian's Prometheus and promtool (make observe; the metrics tests)
+	@command -v prometheus >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
+observe: $(STAMP) prometheus ## the metrics exporter and Prometheus (:9090) scraping it, with the alert rules; Ctrl-C stops
+	@$(PY) -m mlcycle.tools.observe run
 
 test-unit: $(STAMP) ## only the fast tests (no scheduler)
 	@$(PY) -m pytest tests/unit tests/dags

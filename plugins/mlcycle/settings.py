@@ -239,3 +239,20 @@ def prometheus_multiproc_dir() -> str | None:
     """prometheus_client's multiprocess folder (``$PROMETHEUS_MULTIPROC_DIR``, its own name), set with several
     serving processes."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+def observe_ports() -> tuple[int, int, int]:
+    """Ports of the metrics exporter, Prometheus (``make observe``) and the serving app it scrapes
+    (``$MLCYCLE_EXPORTER_PORT`` 9477, ``$MLCYCLE_PROMETHEUS_PORT`` 9090, ``$MLCYCLE_SERVING_PORT`` 8000)."""
+    return (int(os.environ.get("MLCYCLE_EXPORTER_PORT", 9477)), int(os.environ.get("MLCYCLE_PROMETHEUS_PORT", 9090)),
+            serving_port())
+
+
+def statsd_address() -> tuple[str, int] | None:
+    """Where Airflow sends its StatsD metrics (``$MLCYCLE_STATSD_ADDRESS``, ``host:port``, e.g. a Prometheus
+    statsd_exporter); unset: Airflow emits none."""
+    address = os.environ.get("MLCYCLE_STATSD_ADDRESS", "").strip()
+    if not address:
+        return None
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"MLCYCLE_STATSD_ADDRESS={address!r} is not host:port, e.g. 127.0.0.1:9125")
+    return host, int(port)

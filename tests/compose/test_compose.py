@@ -18,7 +18,8 @@ SECRET = re.compile(r"PASSWORD|SECRET|FERNET|_KEY|^AIRFLOW_CONN_|^MINIO_ROOT_USE
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; $${...} is for the container's shell
 REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 SERVICES = {"postgres", "redis", "minio", "minio-init", "mlflow", "mlflow-init", "airflow-init", "airflow-api-server",
-            "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "serving"}
+            "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker", "serving",
+            "mlcycle-exporter", "statsd-exporter", "prometheus", "grafana"}
 ONE_SHOTS = {"minio-init", "mlflow-init", "airflow-init"}
 
 
@@ -62,7 +63,8 @@ def test_every_variable_of_the_compose_file_is_documented_in_env_example():
 def test_no_secret_has_a_default():
     assert {"POSTGRES_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY",
             "REDIS_PASSWORD", "AIRFLOW_CONN_AWS_DEFAULT", "MLFLOW_ADMIN_USERNAME", "MLFLOW_ADMIN_PASSWORD",
-            "MLFLOW_AUTH_SECRET_KEY", "MLFLOW_AUTH_DB_PASSWORD", "MLFLOW_PIPELINE_PASSWORD"} <= set(SECRETS)
+            "MLFLOW_AUTH_SECRET_KEY", "MLFLOW_AUTH_DB_PASSWORD", "MLFLOW_PIPELINE_PASSWORD",
+            "GRAFANA_ADMIN_PASSWORD"} <= set(SECRETS)
     for name in SECRETS:
         operators = _references()[name]
         assert ":?" in operators, f"{name} must be required: ${{{name}:?...}}"
@@ -149,3 +151,28 @@ def test_the_serving_app_has_a_healthcheck_an_api_key_from_env_and_is_told_of_pr
     for name in ("airflow-worker", "airflow-scheduler"):  # register and rollback run there and notify it
         assert services[name]["environment"]["MLCYCLE_SERVING_URL"] == "http://serving:8000"
         assert services[name]["environment"]["MLCYCLE_SERVING_API_KEY"] == _secrets_filled()["MLCYCLE_SERVING_API_KEY"]
+
+
+def test_prometheus_and_grafana_are_provisioned_from_the_repository(tmp_path):
+    """Prometheus' config and rules and Grafana's datasource and dashboards are files of the repository."""
+    services = yaml.safe_load(_compose(tmp_path, _secrets_filled()).stdout)["services"]
+    observability = REPO / "include" / "observability"
+    mounts = {name: {v.split(":")[1]: Path(v.split(":")[0]) for v in services[name]["volumes"] if ":/etc/" in v}
+              for name in ("prometheus", "grafana", "statsd-exporter")}
+    assert mounts["prometheus"]["/etc/prometheus/prometheus.yml"].name == "prometheus.yml"
+    assert mounts["prometheus"]["/etc/prometheus/rules.yml"].name == "rules.yml"
+    assert mounts["grafana"]["/etc/grafana/provisioning"].parts[-3:] == ("observability", "grafana", "provisioning")
+    scraped = yaml.safe_load((observability / "prometheus" / "prometheus.yml").read_text())
+    targets = {c["job_name"]: c["static_configs"][0]["targets"][0] for c in scraped["scrape_configs"]}
+    exporter_port = services["mlcycle-exporter"]["environment"]["MLCYCLE_EXPORTER_PORT"]
+    assert targets["mlcycle"] == f"mlcycle-exporter:{exporter_port}"
+    assert targets["airflow"].startswith("statsd-exporter:")
+    airflow = services["airflow-scheduler"]["environment"]
+    assert airflow["AIRFLOW__METRICS__STATSD_ON"] == "True"
+    assert airflow["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
+    provider = yaml.safe_load((observability / "grafana" / "provisioning" / "dashboards" / "mlcycle.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards"
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == _secrets_filled()["GRAFANA_ADMIN_PASSWORD"]
+    for image in (services[n]["image"] for n in ("prometheus", "grafana", "statsd-exporter")):
+        assert re.search(r":v?\d+\.\d+\.\d+$", image), f"{image}: pin an exact tag"

@@ -155,3 +155,13 @@ def test_a_task_masks_the_mlflow_password_in_its_log(monkeypatch):
     assert redact(f"with password {password}") == f"with password {password}"
     Quiet(task_id="t", pipeline="flights").execute({})
     assert redact(f"with password {password}") == "with password ***"
+
+
+def test_the_trigger_forms_estimator_choice_reads_config_default(flights_config):
+    """The first choice of the estimator (null: the config's) is labelled, not shown as ``null``."""
+    from mlcycle.orchestration.factory import training_params
+
+    schema = training_params(flights_config)["estimator"].schema
+    assert schema["enum"][0] is None
+    assert schema["values_display"] == {"null": f"config default ({flights_config.training.estimator})"}
+    assert schema["enum"][1:] == flights_config.training.estimators

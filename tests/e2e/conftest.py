@@ -74,6 +74,25 @@ def stack(tmp_path_factory):
             runtime.stop(rt)
 
 
+SUMMER = ["2013-06-10", "2013-06-11"]  # not test_scheduler_chain's July days, nor in its training windows
+
+
+@pytest.fixture(scope="session")
+def monitored(stack):
+    """Drift reports of the last two January days and of two June days (landed, ingested and validated here,
+    without the scheduler) by the session's champion: June drifts. The overview and the metrics tests read them."""
+    from mlcycle import settings
+    from mlcycle.sources import nycflights
+    from mlcycle.stages import ingestion, scoring
+
+    config = stack.config
+    for ds in SUMMER:
+        nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+        ingestion.ingest_day(config, ds)
+        ingestion.validate_day(config, ds)
+    return {ds: scoring.monitor_day(config, ds) for ds in [*stack.january[-2:], *SUMMER]}
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 

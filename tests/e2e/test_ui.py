@@ -108,6 +108,7 @@ def test_trigger_train_from_the_form_and_follow_the_evidently_link_into_airflow(
     dialog.locator("#element_window_end").fill("2013-01-04")
     dialog.locator("input[name=element_window_days]").fill("3")  # not the config's 4
     dialog.locator("#element_reason").fill("e2e: retrain from the browser")
+    dialog.get_by_text(f"config default ({stack.config.training.estimator})").wait_for()  # not "null"
     _shot(page, "04-trigger-form")
     with page.expect_response(lambda r: r.url.endswith("/dagRuns") and r.request.method == "POST") as created:
         dialog.get_by_test_id("trigger-dag-submit").click()

@@ -203,6 +203,9 @@ def test_no_payload_runs_in_airflows_origin_on_any_page_of_the_day(stack, poison
         (f"{url}/plugin/mlcycle-reports/mlcycle/reports/flights/gate/v{v}", "RocAuc", "08-airflow-gate-report", True),
         (f"{url}/plugin/mlcycle-data-quality/mlcycle/data-docs/{poisoned.docs_page}", "Unexpected Value",
          "09-airflow-data-docs-day", True),
+        (f"{url}/mlcycle/", "last drift check", "11-pipelines", False),
+        (f"{url}/plugin/mlcycle-overview/mlcycle/pipelines/flights", "Drift share per day",
+         "12-airflow-pipeline-overview", True),
     ]
     problems, contained = {}, {}
     for address, ready, shot, data in pages:

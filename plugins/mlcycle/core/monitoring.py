@@ -187,6 +187,7 @@ def publish_report(config: PipelineConfig, ds: str, result: DriftResult, meta: d
     for path in (result.html_path, result.json_path):
         storage.write_bytes_atomic(f"{uri}/{Path(path).name}", Path(path).read_bytes())
     manifest = {"ds": ds, "drift": result.drift, "share": result.share, "drifted_columns": result.drifted_columns,
-                "report": f"{uri}/{lake.DRIFT_REPORT}.html", **meta}
+                "report": f"{uri}/{lake.DRIFT_REPORT}.html", "primary_metric": config.training.primary_metric,
+                "quality": result.quality, "reference_quality": result.reference_quality, **meta}
     storage.write_bytes_atomic(f"{uri}/{lake.MANIFEST_FILE}", json.dumps(manifest, indent=1).encode())
     return f"{uri}/{lake.DRIFT_REPORT}.html"

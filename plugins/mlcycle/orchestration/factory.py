@@ -162,7 +162,9 @@ def training_params(config: PipelineConfig) -> dict[str, Param]:
         "window_days": Param(None, type=["null", "integer"], minimum=training.min_window_days, maximum=366,
                              title="Window (days)", description=f"Empty: {training.window_days} from the config."),
         "estimator": Param(None, type=["null", "string"], enum=[None, *training.estimators], title="Estimator",
-                           description=f"Empty: {training.estimator} from the config."),
+                           description=f"Config default: {training.estimator}.",
+                           # the form labels an enum value by its string, None as "null"
+                           values_display={"null": f"config default ({training.estimator})"}),
         "reason": Param(None, type=["null", "string"], title="Reason",
                         description="Why you retrain; recorded on the MLflow run."),
     }

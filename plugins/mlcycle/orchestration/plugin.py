@@ -17,7 +17,7 @@ from airflow.plugins_manager import AirflowPlugin
 
 from mlcycle import settings
 from mlcycle.orchestration.links import DriftReportLink, GateReportLink, MlflowRunLink, ModelVersionLink, airflow_url
-from mlcycle.orchestration.ui import DATA_DOCS_ROUTE, REPORTS_ROUTE, URL_PREFIX, LazyApp
+from mlcycle.orchestration.ui import DATA_DOCS_ROUTE, OVERVIEW_ROUTE, REPORTS_ROUTE, URL_PREFIX, LazyApp
 
 
 def _icon(path: str) -> str:
@@ -31,6 +31,7 @@ def _icon(path: str) -> str:
 
 DRIFT_ICON = _icon("M3 3v18h18 M7 15l4-4 3 3 6-7")
 QUALITY_ICON = _icon("M9 11l3 3 8-8 M20 12v7a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h9")
+OVERVIEW_ICON = _icon("M3 12h4l3-8 4 16 3-8h4")
 REGISTRY_ICON = _icon("M21 8l-9-5-9 5 9 5 9-5z M3 8v8l9 5 9-5V8 M12 13v8")
 
 
@@ -39,6 +40,8 @@ def _external_views() -> list[dict[str, object]]:
 
     root = urlsplit(airflow_url()).path.rstrip("/")  # Airflow served under a sub-path: the frame needs it
     views = [
+        {"name": "Pipelines", "href": f"{root}{URL_PREFIX}/", "url_route": OVERVIEW_ROUTE, "destination": "nav",
+         "nav_top_level": True, "icon": OVERVIEW_ICON},
         {"name": "Drift reports", "href": f"{root}{URL_PREFIX}/reports/", "url_route": REPORTS_ROUTE,
          "destination": "nav", "nav_top_level": True, "icon": DRIFT_ICON},
         {"name": "Data quality", "href": f"{root}{URL_PREFIX}/data-docs/", "url_route": DATA_DOCS_ROUTE,

@@ -152,7 +152,8 @@ def monitor_day(config: PipelineConfig, ds: str, drift_share: float | None = Non
                                   registry.load_model(config.model_name, version), holdout, out_dir,
                                   drift_share, quality_drop)
     report = monitoring.publish_report(config, ds, result, {
-        "champion": version, "reference_md5": tags.get("data.md5", ""), **meta}, report_uri)
+        "champion": version, "reference_md5": tags.get("data.md5", ""), **meta,
+        "drift_threshold": drift_share if drift_share is not None else config.monitoring.drift_share}, report_uri)
     metrics = {"drift_share": result.share, "drifted_columns": len(result.drifted_columns),
                "drift": float(result.drift), **{f"quality_{k}": v for k, v in result.quality.items()},
                **({"prediction_drift": result.prediction_drift} if result.prediction_drift is not None else {}),

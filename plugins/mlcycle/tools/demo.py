@@ -172,6 +172,8 @@ def summary(rt: runtime.Runtime, client: AirflowClient, pipeline: str, days: lis
         f"Lake (raw/validated/quarantine) {settings.lake_uri()}",
         f"Quarantined rows, with reasons  .../quarantine/{pipeline}/ds=<day>/{{ingest,validate}}/data.parquet "
         f"(column {REASON_COLUMN})",
+        f"Overview (charts, champion)     {rt.airflow_url}/plugin/mlcycle-overview/mlcycle/pipelines/{pipeline} "
+        "(Airflow menu: Pipelines)",
         f"Drift and gate reports          {rt.airflow_url}/plugin/mlcycle-reports (Airflow menu: Drift reports)",
         f"GX Data Docs                    {rt.airflow_url}/plugin/mlcycle-data-quality (files: "
         f"{quality.data_docs_index()})",

@@ -43,7 +43,17 @@ def stack_env(home: Path, airflow_home: Path | None = None, database_uri: str | 
         "PYTHONPATH": settings.search_path("PYTHONPATH", str(repo / "plugins")),
         "PATH": settings.search_path("PATH", str(VENV_BIN)),
         **MLFLOW_ENV,
+        **statsd_env(),
     }
+
+
+def statsd_env() -> dict[str, str]:
+    """Airflow's StatsD metrics to :func:`mlcycle.settings.statsd_address`, when it is set (none otherwise)."""
+    address = settings.statsd_address()
+    if address is None:
+        return {}
+    return {"AIRFLOW__METRICS__STATSD_ON": "True", "AIRFLOW__METRICS__STATSD_HOST": address[0],
+            "AIRFLOW__METRICS__STATSD_PORT": str(address[1]), "AIRFLOW__METRICS__STATSD_PREFIX": "airflow"}
 
 
 def mlflow_command(port: int, backend_uri: str, artifacts: str, auth: bool = False) -> list[str]:

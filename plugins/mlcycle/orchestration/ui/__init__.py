@@ -12,6 +12,7 @@ from typing import Any
 URL_PREFIX = "/mlcycle"
 REPORTS_ROUTE = "mlcycle-reports"  # the Airflow UI shows external views at /plugin/<url_route>
 DATA_DOCS_ROUTE = "mlcycle-data-quality"
+OVERVIEW_ROUTE = "mlcycle-overview"
 
 
 class LazyApp:

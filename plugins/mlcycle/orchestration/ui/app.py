@@ -2,6 +2,8 @@
 
 Routes, under the prefix where Airflow mounts the app (``/mlcycle``)::
 
+    /                                   every pipeline, its state at a glance                login
+    /pipelines/<p>                      a pipeline's overview: charts (sandboxed), champion  login
     /reports/                           overview of every pipeline's reports and quarantine login
     /reports/<p>/drift/<ds>             banner + sandboxed frame of a day's drift report  login
     /reports/<p>/drift/<ds>/json        that report's JSON                               login
@@ -27,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from mlcycle.core import lake, quality, report_html, storage
-from mlcycle.orchestration.ui import pages, sandbox
+from mlcycle.core import overview as overview_data
+from mlcycle.orchestration.ui import overview, pages, sandbox
 from mlcycle.orchestration.ui.assets import VENDOR_DIR, gx_images_dir, rewrite_cdn_urls
 from mlcycle.orchestration.ui.auth import NotAuthenticated, login_url, require_user
 
@@ -70,15 +73,7 @@ def _drift_days(pipeline: str) -> list[dict[str, Any]]:
 
 
 def _gate_versions(pipeline: str) -> list[dict[str, Any]]:
-    versions = []
-    for name in storage.list_names(f"{lake.zone('reports', pipeline)}/gate"):
-        if (match := VERSION.match(name)) is None:
-            continue
-        raw = _read(f"{lake.gate_report(pipeline, int(match[1]))}/{lake.GATE_REPORT}.json")
-        verdict = json.loads(raw).get("verdict", {}) if raw else {}
-        versions.append({"version": int(match[1]), "passed": verdict.get("passed"),
-                         "reasons": verdict.get("reasons") or []})
-    return sorted(versions, key=lambda v: v["version"], reverse=True)
+    return overview_data.gate_reports(pipeline)
 
 
 def _quarantine(pipeline: str) -> list[dict[str, Any]]:
@@ -195,6 +190,9 @@ def _content(request: Request, token: str, path: str) -> Response:
         return HTMLResponse(f"<!doctype html><meta charset='utf-8'><p>{escape(str(exc))}</p>", 403, headers=headers)
     if kind == "docs":
         return _data_docs_file(request, path, headers)
+    if kind == "overview" and len(key) == 2 and PIPELINE.match(key[0]) and path == "charts.html":
+        return HTMLResponse(overview.charts_route(_base(request), key[0]),
+                            headers=headers)
     uri = _report_file(kind, *key) if len(key) == 2 else None
     expected = {"drift": lake.DRIFT_REPORT, "gate": lake.GATE_REPORT}.get(kind)
     body = _read(uri) if uri and path == f"{expected}.html" else None
@@ -237,7 +235,13 @@ async def _refused(request: Request, exc: NotAuthenticated) -> Response:
 
 
 def _home(request: Request) -> Response:
-    return RedirectResponse(f"{_base(request)}/reports/")
+    return overview.pipelines_route(_base(request))
+
+
+def _pipeline(request: Request, pipeline: str) -> Response:
+    if not PIPELINE.match(pipeline) or pipeline not in overview_data.pipelines():
+        return _not_found(request, f"No pipeline '{pipeline}' has data in the lake.")
+    return overview.pipeline_route(_base(request), pipeline)
 
 
 def _unknown(request: Request, path: str) -> Response:
@@ -252,6 +256,7 @@ def _user_routes() -> APIRouter:
     """The routes behind :func:`~mlcycle.orchestration.ui.auth.require_user`; the catch-all last."""
     router = APIRouter(dependencies=[Depends(require_user)])
     router.add_api_route("/", _home, include_in_schema=False)
+    router.add_api_route("/pipelines/{pipeline}", _pipeline)
     router.add_api_route("/reports/", _index)
     router.add_api_route("/reports/{pipeline}/drift/{ds}", _drift_report)
     router.add_api_route("/reports/{pipeline}/drift/{ds}/json", _drift_json)

@@ -24,6 +24,7 @@ th{background:#f9fafb;font-weight:600} a{color:#0369a1} .drift{color:#b91c1c;fon
 .muted{color:#6b7280} nav a{margin-right:1rem}
 html.framed,html.framed body{height:100%} body.framed{display:flex;flex-direction:column}
 body.framed iframe{flex:1;border:0;width:100%;display:block}
+iframe.charts{border:0;width:100%;height:770px;display:block}
 #mlcycle-banner{font:14px system-ui,sans-serif;padding:8px 16px;background:#f1f5f9;border-bottom:1px solid #cbd5e1;
 color:#0f172a}
 """
@@ -38,7 +39,8 @@ def _html(title: str, body: str, status_code: int = 200, framed: bool = False) -
 
 def page(title: str, body: str, base: str, status_code: int = 200) -> HTMLResponse:
     """A plain page with the plugin's navigation; ``body`` must already be escaped HTML."""
-    nav = (f'<nav><a href="{escape(base)}/reports/">Drift &amp; gate reports</a>'
+    nav = (f'<nav><a href="{escape(base)}/">Pipelines</a>'
+           f'<a href="{escape(base)}/reports/">Drift &amp; gate reports</a>'
            f'<a href="{escape(base)}/data-docs/">Data quality (GX Data Docs)</a></nav>')
     return _html(title, f"<main>{nav}<h1>{escape(title)}</h1>{body}</main>", status_code)
 

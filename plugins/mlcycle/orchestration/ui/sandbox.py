@@ -26,7 +26,7 @@ from mlcycle import settings
 SANDBOX = "allow-scripts allow-popups"  # Evidently's and GX's scripts run; never allow-same-origin
 CONTENT = "content"  # <prefix>/content/<token>/<path>
 _SALT = "mlcycle.orchestration.ui.sandboxed-content"
-_KINDS = ("drift", "gate", "docs")
+_KINDS = ("drift", "gate", "docs", "overview")
 
 
 class ContentRefused(Exception):
@@ -41,7 +41,8 @@ def _serializer() -> Any:
 
 
 def grant(kind: str, pipeline: str = "", key: str = "") -> str:
-    """What one token lets a frame read: ``drift/<pipeline>/<ds>``, ``gate/<pipeline>/<version>`` or ``docs``."""
+    """What one token lets a frame read: ``drift/<pipeline>/<ds>``, ``gate/<pipeline>/<version>``, ``docs`` or
+    ``overview/<pipeline>/charts`` (the charts of a pipeline's overview)."""
     if kind not in _KINDS:
         raise ValueError(f"unknown content kind '{kind}', expected one of {_KINDS}")
     return kind if kind == "docs" else f"{kind}/{pipeline}/{key}"
