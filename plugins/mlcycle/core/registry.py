@@ -83,20 +83,23 @@ def load_model(name: str, version: int):
         return mlflow.sklearn.load_model(f"models:/{name}/{version}")
 
 
-def record_gate(name: str, version: int, passed: bool, tests: list[dict[str, str]], reasons: list[str],
-                report_files: list[str]) -> str:
-    """Attach the gate report to the version's run and its verdict to the version's tags."""
+def record_gate(name: str, version: int, gate: Any, report_files: list[str]) -> str:
+    """Attach the gate report to the version's run and its verdict (a :class:`gating.GateResult`: passed,
+    verdict, tests, reasons, intervals) to the version's tags."""
     mlflow_client = client()
     run_id = version_info(name, version)["run_id"]
     for path in report_files:
         mlflow_client.log_artifact(run_id, path, "evaluation")
+    passed, tests = gate.passed, gate.tests
     tags = {"gate": "passed" if passed else "failed", "gate.report": "evaluation/gate_report.html",
-            "gate.reasons": "; ".join(reasons)[:TAG_LIMIT] or "all tests passed"}
-    tags.update({f"gate.test.{t['id']}": f"{t['status']}: {t['name']}" for t in tests})
+            "gate.reasons": "; ".join(gate.reasons)[:TAG_LIMIT] or "all tests passed", "gate.verdict": gate.verdict}
+    tags.update({f"gate.test.{t['id']}": f"{t['status']}: {t['name']}"[:TAG_LIMIT] for t in tests})
+    tags.update({f"gate.interval.{metric}": text for metric, text in gate.intervals.items()})
     for key, value in tags.items():
         mlflow_client.set_model_version_tag(name, str(version), key, value)
     lineage = version_info(name, version)["tags"]
-    lines = [f"Evidently gate {'PASSED' if passed else 'FAILED'}. Report: run artifacts evaluation/gate_report.html",
+    lines = [f"Gate {'PASSED' if passed else 'FAILED'} ({gate.verdict}). Report: run artifacts "
+             "evaluation/gate_report.html",
              *[f"- {t['status']}: {t['name']} ({t['description']})" for t in tests],
              f"Trained on {lineage.get('data.window', '?')} ({lineage.get('data.rows', '?')} rows), data md5 "
              f"{lineage.get('data.md5', '?')}, code {lineage.get('code.commit', '?')}, "

@@ -94,13 +94,13 @@ def evaluate_model(config: PipelineConfig, version: int) -> dict[str, Any]:
     result = gating.evaluate(config, _scored(config, version, holdout),
                              _scored(config, champion, holdout) if champion else None,
                              lake.scratch(config.name, "gate", f"v{version}"))
-    registry.record_gate(config.model_name, version, result.passed, result.tests, result.reasons,
-                         [result.html_path, result.json_path])
+    registry.record_gate(config.model_name, version, result, [result.html_path, result.json_path])
     report = lake.gate_report(config.name, version)
     for path in (result.html_path, result.json_path):  # the lake copy is what the Airflow UI plugin serves
         storage.copy(f"file://{path}", f"{report}/{path.rsplit('/', 1)[-1]}")
     return {"version": version, "run_id": info["run_id"], "passed": result.passed, "champion": champion,
-            "tests": result.tests, "reasons": result.reasons, "report": f"{report}/{lake.GATE_REPORT}.html"}
+            "verdict": result.verdict, "intervals": result.intervals, "tests": result.tests,
+            "reasons": result.reasons, "report": f"{report}/{lake.GATE_REPORT}.html"}
 
 
 def register_model(config: PipelineConfig, version: int, airflow_run: str = "", note: str = "") -> dict[str, Any]:
