@@ -117,6 +117,13 @@ def _record(name: str, action: str, from_version: int | None, to_version: int | 
     return record
 
 
+def record_action(name: str, action: str, from_version: int | None, to_version: int | None, reason: str,
+                  extra: dict[str, str]) -> dict[str, Any]:
+    """A record of the promotion history that moves no alias (approvals, supersessions)."""
+    return _record(name, action, from_version, to_version, reason[:TAG_LIMIT],
+                   {k: str(v)[:TAG_LIMIT] for k, v in extra.items()})
+
+
 def _records(name: str, where: str = "", newest_first: bool = False, limit: int = 1000) -> list[dict[str, str]]:
     mlflow_client = client()
     experiment = mlflow_client.get_experiment_by_name(f"{name}-promotions")
@@ -128,8 +135,8 @@ def _records(name: str, where: str = "", newest_first: bool = False, limit: int 
 
 
 def history(name: str) -> list[dict[str, str]]:
-    """Promotion, rejection, rollback and incident records, oldest first."""
-    keys = ("action", "from_version", "to_version", "reason", "at", "report", "airflow_run")
+    """Promotion, rejection, rollback, approval and incident records, oldest first."""
+    keys = ("action", "from_version", "to_version", "reason", "at", "report", "airflow_run", "by", "comment")
     return [{k: tags.get(k, "") for k in keys} for tags in _records(name)]
 
 
