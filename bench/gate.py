@@ -59,7 +59,8 @@ def run(ctx) -> None:
             ratio(naive["seconds"] * resamples / NAIVE_SAMPLES, base), ""]],
           ["measurement", "median", "min", "vs baseline", f"target <= {TARGET_RATIO:g}x (info)"], right=(1, 2, 3))
     verdicts = {e["verdict"] for e in reps}
-    say(f"\n  verdicts: {', '.join(sorted(verdicts))}; intervals {reps[-1]['intervals']}")
+    resampled = [e for e in reps if e["resamples"] == resamples][-1]
+    say(f"\n  verdicts: {', '.join(sorted(verdicts))}; intervals with {resamples:,} resamples {resampled['intervals']}")
     say(f"  worker wall time {secs(result.wall, 1)}; 'target' is informational, never asserted.")
 
 
