@@ -32,7 +32,7 @@ def request_text(config, version: int, tags: dict[str, str], report: str) -> tup
     lines = [f"**{config.model_name} v{version}** passed the gate: verdict **{tags.get('gate.verdict', '?')}**.", "",
              "| compared metric | challenger − champion (positive: better) |", "|---|---|",
              *rows,
-             "", "Tests:", *[f"- {t}" for t in tests], "",
+             "", "Tests:" if tests else "Tests: none recorded.", *[f"- {t}" for t in tests], "",
              f"Trained on {tags.get('data.window', '?')} ({tags.get('data.rows', '?')} rows), data md5 "
              f"{tags.get('data.md5', '?')}, estimator {tags.get('estimator', '?')}.", "",
              f"[Gate report]({report}) · Approve: `champion` moves to v{version}. Reject, or no answer within "
@@ -49,8 +49,9 @@ class PromotionApprovalOperator(ApprovalOperator):
         kwargs.setdefault("subject", f"Promote a {pipeline} version to champion?")
         kwargs.pop("params", None)  # the DAG's (version, reason): not a question to the approver
         kwargs.update(retries=0, defaults=ApprovalOperator.REJECT, response_timeout=dt.timedelta(hours=timeout_hours))
-        super().__init__(params={"comment": Param("", type="string", title="Comment",
-                                                  description="Why; recorded with your answer.")}, **kwargs)
+        comment = Param("", type="string", title="Comment", description="Why (the form requires it); recorded "
+                                                                        "with your answer.")
+        super().__init__(params={"comment": comment}, **kwargs)
         self.pipeline = pipeline
         self.upstream = upstream
 
