@@ -23,7 +23,7 @@ def _scored(noise: float, seed: int = 0):
 
 def _with_thresholds(config, thresholds: dict[str, float], tolerance: float = 0.0):
     return config.model_copy(update={"evaluation": config.evaluation.model_copy(
-        update={"thresholds": thresholds, "max_regression": tolerance, "resamples": 200})})
+        update={"thresholds": thresholds, "max_regression": tolerance, "resamples": 200, "compare_on": []})})
 
 
 def test_error_thresholds_pass_a_good_model_and_fail_a_poor_one(regression_config, tmp_path):
