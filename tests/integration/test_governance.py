@@ -70,7 +70,7 @@ def testbed(request, tmp_path_factory, mlflow_process, airflow_db) -> Iterator[S
 
 def _version(testbed: SimpleNamespace, passed: bool) -> int:
     """v1's model registered again, with v1's lineage and a gate verdict of its own (rejected if it failed)."""
-    from mlcycle.core import registry
+    from mlcycle.core import gating, registry
 
     source = registry.version_info(PIPELINE, testbed.champion)
     tags = {k: v for k, v in source["tags"].items() if k.startswith(("data.", "code.", "estimator"))}
@@ -79,7 +79,9 @@ def _version(testbed: SimpleNamespace, passed: bool) -> int:
                                                 model_id=source["source"].removeprefix("models:/"))
     version = int(mv.version)
     reasons = [] if passed else ["roc_auc 0.41 < 0.55 (test verdict)"]
-    registry.record_gate(PIPELINE, version, passed, [], reasons, [])
+    verdict = gating.GateResult(passed=passed, tests=[], html_path="", json_path="", has_champion=True,
+                                reasons=reasons, verdict="promote" if passed else "reject")
+    registry.record_gate(PIPELINE, version, verdict, [])
     if not passed:
         registry.reject(PIPELINE, version, reasons)
     return version

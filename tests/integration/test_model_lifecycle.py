@@ -48,6 +48,7 @@ TRAINING = {
     "search": {"max_depth": [3]},  # one point; logistic regression ignores it
     "primary_metric": "roc_auc",
 }
+# compared with the champion on roc_auc (the primary metric, the default of compare_on); accuracy is absolute only
 EVALUATION = {"thresholds": {"roc_auc": 0.60, "accuracy": 0.70}, "max_regression": 0.01}
 # A booster with one split of depth 1: barely better than a coin on this holdout.
 WEAK = {"training": {**TRAINING, "estimator": "hist_gradient_boosting_classifier",
@@ -227,7 +228,8 @@ def test_first_model_is_promoted_on_absolute_thresholds_alone(first, testbed):
     assert tags["gate"] == "passed"
     assert tags["gate.test.roc_auc.absolute"].startswith("SUCCESS")
     assert tags["gate.test.accuracy.absolute"].startswith("SUCCESS")
-    assert not [k for k in tags if k.endswith(".vs_champion")]
+    assert not [k for k in tags if k.endswith(".vs_champion") or k.startswith("gate.interval.")]
+    assert tags["gate.verdict"] == "promote"
     assert tags["estimator"] == "logistic_regression"
 
     # lineage: the snapshot's DVC md5, its pointer, the code and the Airflow run
@@ -289,6 +291,9 @@ def test_worse_challenger_is_rejected_and_champion_stays(worse, first):
     assert tags["rejected"] == "true"
     assert "roc_auc" in tags["gate.reasons"]
     assert tags["gate.test.roc_auc.vs_champion"].startswith("FAIL")
+    assert tags["gate.verdict"] == "reject"
+    low, high = (float(x) for x in tags["gate.interval.roc_auc"].removesuffix(" @ 0.95").strip("[]").split(","))
+    assert low <= high < -EVALUATION["max_regression"], "the whole interval is below -tolerance"
     assert "champion" not in worse.info["aliases"]
     assert worse.after["challenger"] is None, "a rejected version is no longer the challenger"
 
@@ -308,8 +313,9 @@ def test_better_challenger_is_promoted_and_old_champion_becomes_previous(better,
     (gate,) = better.evaluated
     assert gate["passed"]
     assert gate["champion"] == first.version
-    assert {t["id"] for t in gate["tests"]} == {"roc_auc.absolute", "roc_auc.vs_champion",
-                                                "accuracy.absolute", "accuracy.vs_champion"}
+    assert {t["id"] for t in gate["tests"]} == {"roc_auc.absolute", "accuracy.absolute", "roc_auc.vs_champion"}
+    assert gate["verdict"] == "promote"
+    assert gate["intervals"]["roc_auc"].endswith("@ 0.95")
     assert _metric(better.info["run_id"], "holdout_roc_auc") > _metric(first.info["run_id"], "holdout_roc_auc")
 
     assert better.after["champion"] == better.version
@@ -317,6 +323,7 @@ def test_better_challenger_is_promoted_and_old_champion_becomes_previous(better,
     tags = better.info["tags"]
     assert tags["gate"] == "passed"
     assert tags["gate.test.roc_auc.vs_champion"].startswith("SUCCESS")
+    assert tags["gate.interval.roc_auc"] == gate["intervals"]["roc_auc"]
     assert "promoted_at" in tags
     assert "rejected" not in tags
     assert registry.version_info(PIPELINE, first.version)["tags"]["replaced_by"] == str(better.version)

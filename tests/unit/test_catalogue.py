@@ -40,8 +40,8 @@ def test_a_metric_added_to_the_table_reaches_config_training_and_the_gate(monkey
     config = PipelineConfig.model_validate(raw)
     y, predicted = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])
     assert training.metrics_from_predictions(config, y, predicted, predicted * 1.0)["balanced_accuracy"] == 0.75
-    _, names, ids = gating.gate_metrics(config, has_champion=True)
-    assert ids == ["balanced_accuracy.absolute", "balanced_accuracy.vs_champion"]
+    _, names, ids = gating.gate_metrics(config)
+    assert ids == ["balanced_accuracy.absolute"]
     assert names[0] == "balanced_accuracy >= 0.5 (absolute)"
 
 

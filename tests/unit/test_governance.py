@@ -11,13 +11,15 @@ from mlcycle.core import governance
 from mlcycle.core.config import ConfigError, load_config, load_pipeline
 
 
-def _config(tmp_path, **governance_section):
+def _config(tmp_path, promotion=None, **governance_section):
     import yaml
 
     from mlcycle import settings
 
     raw = yaml.safe_load((settings.INCLUDE_DIR / "pipelines" / "flights.yaml").read_text())
     raw["governance"] = governance_section
+    if promotion is not None:
+        raw["promotion"] = promotion
     path = tmp_path / "flights.yaml"
     path.write_text(yaml.safe_dump(raw))
     return load_config(path)
@@ -33,6 +35,13 @@ def test_only_a_version_that_passed_the_gate_may_serve(tags, refused):
     assert governance.refusals(load_pipeline("flights"), tags) == refused
 
 
+def test_the_earlier_require_approval_switch_is_promotion_approval(tmp_path):
+    assert _config(tmp_path, require_approval=True).promotion.approval == "required"
+    assert _config(tmp_path, require_approval=False).promotion.approval == "none"
+    with pytest.raises(ConfigError, match="disagree"):
+        _config(tmp_path, require_approval=False, promotion={"approval": "required"})
+
+
 def test_where_the_pipeline_requires_approval_the_version_must_carry_it(tmp_path):
     config = _config(tmp_path, require_approval=True)
     (refused,) = governance.refusals(config, {"gate": "passed"})
@@ -46,7 +55,8 @@ def test_the_governance_section_defaults_to_revert_and_a_scheduled_audit(tmp_pat
     from mlcycle.orchestration import factory
 
     default = load_pipeline("flights").governance
-    assert (default.require_approval, default.on_manual_alias, default.audit_cron) == (False, "revert", "*/10 * * * *")
+    assert (default.on_manual_alias, default.audit_cron) == ("revert", "*/10 * * * *")
+    assert load_pipeline("flights").promotion.approval == "none"
     assert "audit" in load_pipeline("flights").stages
     manual = _config(tmp_path, on_manual_alias="alert", audit_cron=None)
     dag = factory.audit_dag(manual)

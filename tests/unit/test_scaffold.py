@@ -155,7 +155,7 @@ def _schema_fields() -> dict[str, str]:
     sections = {"": config.PipelineConfig, "landing.": config.LandingConfig, "schedule.": config.ScheduleConfig,
                 "validation.": config.ValidationConfig, "training.": config.TrainingConfig,
                 "evaluation.": config.EvaluationConfig, "monitoring.": config.MonitoringConfig,
-                "governance.": config.GovernanceConfig}
+                "governance.": config.GovernanceConfig, "promotion.": config.PromotionConfig}
     fields = {}
     for prefix, model in sections.items():
         for name, field in model.model_fields.items():

@@ -28,6 +28,7 @@ class Metric:
     evidently: str = ""  # a class of evidently.metrics
     evidently_scale: float = 1  # Evidently's unit per config unit (MAPE: percent)
     evidently_tests_on_mean: bool = False  # Evidently reports a mean and its spread; tests go on the mean
+    paired: str = ""  # the statistic core.comparison resamples for the paired comparison ("": not comparable)
 
     def score(self, y, predicted, probability=None) -> float:
         from sklearn import metrics
@@ -46,18 +47,23 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
-    "roc_auc": Metric("classification", True, "roc_auc_score", uses_probability=True, evidently="RocAuc"),
-    "accuracy": Metric("classification", True, "accuracy_score", evidently="Accuracy"),
-    "f1": Metric("classification", True, "f1_score", scorer_kwargs={"zero_division": 0}, evidently="F1Score"),
+    "roc_auc": Metric("classification", True, "roc_auc_score", uses_probability=True, evidently="RocAuc",
+                      paired="rank_auc"),
+    "accuracy": Metric("classification", True, "accuracy_score", evidently="Accuracy", paired="accuracy"),
+    "f1": Metric("classification", True, "f1_score", scorer_kwargs={"zero_division": 0}, evidently="F1Score",
+                 paired="f1"),
     "precision": Metric("classification", True, "precision_score", scorer_kwargs={"zero_division": 0},
-                        evidently="Precision"),
-    "recall": Metric("classification", True, "recall_score", scorer_kwargs={"zero_division": 0}, evidently="Recall"),
-    "log_loss": Metric("classification", False, "log_loss", uses_probability=True, evidently="LogLoss"),
-    "mae": Metric("regression", False, "mean_absolute_error", evidently="MAE", evidently_tests_on_mean=True),
-    "rmse": Metric("regression", False, "root_mean_squared_error", evidently="RMSE"),
-    "r2": Metric("regression", True, "r2_score", evidently="R2Score"),
+                        evidently="Precision", paired="precision"),
+    "recall": Metric("classification", True, "recall_score", scorer_kwargs={"zero_division": 0}, evidently="Recall",
+                     paired="recall"),
+    "log_loss": Metric("classification", False, "log_loss", uses_probability=True, evidently="LogLoss",
+                       paired="log_loss"),
+    "mae": Metric("regression", False, "mean_absolute_error", evidently="MAE", evidently_tests_on_mean=True,
+                  paired="mae"),
+    "rmse": Metric("regression", False, "root_mean_squared_error", evidently="RMSE", paired="rmse"),
+    "r2": Metric("regression", True, "r2_score", evidently="R2Score", paired="r2"),
     "mape": Metric("regression", False, "mean_absolute_percentage_error", evidently="MAPE", evidently_scale=100,
-                   evidently_tests_on_mean=True),
+                   evidently_tests_on_mean=True, paired="mape"),
 }
 
 

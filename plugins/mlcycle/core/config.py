@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from mlcycle import settings
-from mlcycle.core.catalogue import ESTIMATORS, TaskType, estimators_for, metrics_for
+from mlcycle.core.catalogue import ESTIMATORS, METRICS, TaskType, estimators_for, metrics_for
 from mlcycle.core.landing import LandingConfig
+from mlcycle.core.promotion_config import EvaluationConfig, GovernanceConfig, PromotionConfig
+from mlcycle.core.promotion_config import Strict as _Strict
 from mlcycle.errors import DataError
 
 ColumnType = Literal["int", "float", "string", "bool", "date", "datetime"]
@@ -25,10 +27,6 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
 
 class ConfigError(DataError):
     """A pipeline config that cannot be used; the message names file, field and fix."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ScheduleConfig(_Strict):
@@ -107,15 +105,6 @@ class TrainingConfig(_Strict):
         return sorted({self.estimator, *self.allowed_estimators})
 
 
-class EvaluationConfig(_Strict):
-    """The promotion gate. Without thresholds nothing is ever blessed."""
-
-    thresholds: dict[str, float] = Field(
-        default_factory=dict, description="Absolute floor (or ceiling, for error metrics) per metric.")
-    max_regression: float = Field(
-        0.0, ge=0, description="How much worse than the champion the challenger may be, per thresholded metric.")
-
-
 class MonitoringConfig(_Strict):
     """Daily drift and quality checks against the champion's own training data, and retraining."""
 
@@ -132,18 +121,6 @@ class MonitoringConfig(_Strict):
     retrain_cron: str | None = Field("@weekly", description="Scheduled retraining, besides drift; null: none.")
     cooldown_minutes: int = Field(360, ge=0, description="After a drift-triggered training, later alerts inside "
                                                          "this many minutes are recorded and skipped.")
-
-
-class GovernanceConfig(_Strict):
-    """What a champion must carry to be used, and what happens when someone else moves it."""
-
-    require_approval: bool = Field(False, description="A champion must also carry the version tag "
-                                                      "approval=approved to be promoted, scored or monitored.")
-    on_manual_alias: Literal["revert", "alert"] = Field(
-        "revert", description="A move of champion or previous the pipeline did not make is recorded and notified; "
-                              "revert: the aliases go back to what the pipeline last set; alert: they stay.")
-    audit_cron: str | None = Field("*/10 * * * *", description="Schedule of audit_<p> (UTC); null: by hand only. "
-                                                               "Score and monitor audit at their start anyway.")
 
 
 class PipelineConfig(_Strict):
@@ -166,6 +143,21 @@ class PipelineConfig(_Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     governance: GovernanceConfig = GovernanceConfig()
+    promotion: PromotionConfig = PromotionConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _approval_alias(cls, raw):
+        """``governance.require_approval: true`` (the earlier switch) is ``promotion.approval: required``."""
+        governance = raw.get("governance") if isinstance(raw, dict) else None
+        if not isinstance(governance, dict) or "require_approval" not in governance:
+            return raw
+        governance = dict(governance)
+        alias = "required" if governance.pop("require_approval") else "none"
+        promotion = dict(raw.get("promotion") or {})
+        if promotion.setdefault("approval", alias) != alias:
+            raise ValueError("governance.require_approval and promotion.approval disagree; keep promotion.approval")
+        return {**raw, "governance": governance, "promotion": promotion}
 
     @model_validator(mode="after")
     def _columns_declared(self) -> PipelineConfig:
@@ -188,14 +180,33 @@ class PipelineConfig(_Strict):
             if wrong:
                 raise ValueError(f"estimators {wrong} do not fit task '{self.task}' "
                                  f"(its estimators: {estimators_for(self.task)})")
-            for metric in [self.training.primary_metric, *self.evaluation.thresholds]:
-                if metric not in metrics_for(self.task):
-                    known = sorted(metrics_for(self.task))
-                    raise ValueError(f"metric '{metric}' is not one of {known} for {self.task}")
+            self._metrics_known()
         unknown = [c for c in self.monitoring.columns if c not in self.columns]
         if unknown:
             raise ValueError(f"monitoring columns {unknown} are not listed under columns")
         return self
+
+    def _metrics_known(self) -> None:
+        evaluation = self.evaluation
+        for metric in [self.training.primary_metric, *evaluation.thresholds, *evaluation.compare_on]:
+            if metric not in metrics_for(self.task):
+                raise ValueError(f"metric '{metric}' is not one of {sorted(metrics_for(self.task))} for {self.task}")
+        for metric in self.compared_metrics:
+            if not METRICS[metric].paired:
+                raise ValueError(f"metric '{metric}' cannot be compared with the champion (no paired statistic in "
+                                 "core/catalogue.py); remove it from evaluation.compare_on")
+        if isinstance(evaluation.max_regression, dict):
+            stray = sorted(set(evaluation.max_regression) - set(self.compared_metrics))
+            if stray:
+                raise ValueError(f"evaluation.max_regression names {stray}, which are not compared "
+                                 f"(compared: {self.compared_metrics}); add them to evaluation.compare_on")
+
+    @property
+    def compared_metrics(self) -> list[str]:
+        """The metrics the gate compares with the champion: ``evaluation.compare_on``, else the primary metric."""
+        if self.evaluation.compare_on:
+            return list(dict.fromkeys(self.evaluation.compare_on))
+        return [self.training.primary_metric] if self.training else []
 
     @property
     def stages(self) -> list[str]:

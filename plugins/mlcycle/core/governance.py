@@ -3,10 +3,13 @@
 The contract of a model version's tags, as the registry and the gate write them and every consumer
 of ``champion`` reads them:
 
-- ``gate``: ``pending`` (registered), then ``passed`` or ``failed`` (the Evidently gate), with
-  ``gate.reasons``, ``gate.report`` and one ``gate.test.<id>`` per test;
-- ``approval``: ``approved`` once a person approved the version. Required only where the pipeline
-  sets ``governance.require_approval``;
+- ``gate``: ``pending`` (registered), then ``passed`` or ``failed`` (the gate), with ``gate.reasons``,
+  ``gate.report``, one ``gate.test.<id>`` per test, ``gate.verdict`` (promote | reject | inconclusive)
+  and one ``gate.interval.<metric>`` per compared metric (``"[lo, hi] @ 0.95"``: challenger − champion,
+  oriented so that positive is better);
+- ``approval``: pending | approved | rejected | timedout | superseded | not_required, with ``approval.by``,
+  ``approval.at`` and ``approval.comment`` (:mod:`mlcycle.core.approval`). ``approved`` is required only
+  where the pipeline sets ``promotion.approval: required`` (earlier: ``governance.require_approval``);
 - ``rejected``, ``replaced_by``, ``rolled_back``, ``promoted_at``: what the registry did with it;
 - ``shadow``: ``requested`` when a person wants the version to run in shadow of the champion.
 
@@ -43,9 +46,9 @@ def refusals(config: PipelineConfig, tags: dict[str, str]) -> list[str]:
     if gate != "passed":
         reasons = f" ({tags['gate.reasons']})" if gate == "failed" and tags.get("gate.reasons") else ""
         found.append(f"its gate verdict is '{gate}'{reasons}")
-    if config.governance.require_approval and tags.get("approval") != "approved":
+    if config.promotion.approval == "required" and tags.get("approval") != "approved":
         found.append(f"it is not approved (approval={tags.get('approval', 'none')}; the pipeline sets "
-                     "governance.require_approval)")
+                     "promotion.approval: required)")
     return found
 
 

@@ -11,6 +11,7 @@
 <lake>/reports/<p>/drift/ds=<day>/          Evidently drift report of a day
 <lake>/reports/<p>/drift-online/ds=<day>/   Evidently drift report of a day's online requests
 <lake>/reports/<p>/gate/v<version>/         Evidently gate report of a model version
+<lake>/reports/<p>/card/v<version>/         model card of a model version (Markdown, JSON)
 <landing>/<landing.pattern>                 where producers drop the day's file
 ```
 A partition folder holds :data:`DATA_FILE` and :data:`MANIFEST_FILE`; the manifest is written
@@ -29,7 +30,7 @@ MANIFEST_FILE = "_manifest.json"
 ZONES = ("raw", "validated", "quarantine", "predictions", "requests", "training", "reports")
 ASSET_FOLDERS = {"raw": "raw", "validated": "validated", "candidate": "models/candidates",
                  "evaluated": "models/evaluated", "drift": "monitoring/drift"}
-DRIFT_REPORT, GATE_REPORT = "drift_report", "gate_report"
+DRIFT_REPORT, GATE_REPORT, MODEL_CARD = "drift_report", "gate_report", "model_card"
 
 
 def root(lake: str | None = None) -> str:
@@ -72,6 +73,11 @@ def online_drift_report(pipeline: str, ds: str) -> str:
 def gate_report(pipeline: str, version: int) -> str:
     """Folder of a model version's gate report (HTML, JSON)."""
     return f"{zone('reports', pipeline)}/gate/v{version}"
+
+
+def model_card(pipeline: str, version: int) -> str:
+    """Folder of a model version's card (``model_card.md``, ``model_card.json``)."""
+    return f"{zone('reports', pipeline)}/card/v{version}"
 
 
 def reports() -> str:

@@ -83,20 +83,23 @@ def load_model(name: str, version: int):
         return mlflow.sklearn.load_model(f"models:/{name}/{version}")
 
 
-def record_gate(name: str, version: int, passed: bool, tests: list[dict[str, str]], reasons: list[str],
-                report_files: list[str]) -> str:
-    """Attach the gate report to the version's run and its verdict to the version's tags."""
+def record_gate(name: str, version: int, gate: Any, report_files: list[str]) -> str:
+    """Attach the gate report to the version's run and its verdict (a :class:`gating.GateResult`: passed,
+    verdict, tests, reasons, intervals) to the version's tags."""
     mlflow_client = client()
     run_id = version_info(name, version)["run_id"]
     for path in report_files:
         mlflow_client.log_artifact(run_id, path, "evaluation")
+    passed, tests = gate.passed, gate.tests
     tags = {"gate": "passed" if passed else "failed", "gate.report": "evaluation/gate_report.html",
-            "gate.reasons": "; ".join(reasons)[:TAG_LIMIT] or "all tests passed"}
-    tags.update({f"gate.test.{t['id']}": f"{t['status']}: {t['name']}" for t in tests})
+            "gate.reasons": "; ".join(gate.reasons)[:TAG_LIMIT] or "all tests passed", "gate.verdict": gate.verdict}
+    tags.update({f"gate.test.{t['id']}": f"{t['status']}: {t['name']}"[:TAG_LIMIT] for t in tests})
+    tags.update({f"gate.interval.{metric}": text for metric, text in gate.intervals.items()})
     for key, value in tags.items():
         mlflow_client.set_model_version_tag(name, str(version), key, value)
     lineage = version_info(name, version)["tags"]
-    lines = [f"Evidently gate {'PASSED' if passed else 'FAILED'}. Report: run artifacts evaluation/gate_report.html",
+    lines = [f"Gate {'PASSED' if passed else 'FAILED'} ({gate.verdict}). Report: run artifacts "
+             "evaluation/gate_report.html",
              *[f"- {t['status']}: {t['name']} ({t['description']})" for t in tests],
              f"Trained on {lineage.get('data.window', '?')} ({lineage.get('data.rows', '?')} rows), data md5 "
              f"{lineage.get('data.md5', '?')}, code {lineage.get('code.commit', '?')}, "
@@ -114,6 +117,13 @@ def _record(name: str, action: str, from_version: int | None, to_version: int | 
     return record
 
 
+def record_action(name: str, action: str, from_version: int | None, to_version: int | None, reason: str,
+                  extra: dict[str, str]) -> dict[str, Any]:
+    """A record of the promotion history that moves no alias (approvals, supersessions)."""
+    return _record(name, action, from_version, to_version, reason[:TAG_LIMIT],
+                   {k: str(v)[:TAG_LIMIT] for k, v in extra.items()})
+
+
 def _records(name: str, where: str = "", newest_first: bool = False, limit: int = 1000) -> list[dict[str, str]]:
     mlflow_client = client()
     experiment = mlflow_client.get_experiment_by_name(f"{name}-promotions")
@@ -125,8 +135,8 @@ def _records(name: str, where: str = "", newest_first: bool = False, limit: int 
 
 
 def history(name: str) -> list[dict[str, str]]:
-    """Promotion, rejection, rollback and incident records, oldest first."""
-    keys = ("action", "from_version", "to_version", "reason", "at", "report", "airflow_run")
+    """Promotion, rejection, rollback, approval and incident records, oldest first."""
+    keys = ("action", "from_version", "to_version", "reason", "at", "report", "airflow_run", "by", "comment")
     return [{k: tags.get(k, "") for k in keys} for tags in _records(name)]
 
 

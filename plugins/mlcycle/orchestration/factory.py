@@ -183,14 +183,26 @@ def evaluate_dag(config: PipelineConfig) -> DAG:
 
 def register_dag(config: PipelineConfig) -> DAG:
     """``register_<p>``: promote a version that passed the gate, record one that failed."""
+    approval = config.promotion.approval == "required"
+    asks = (f"\n\n`promotion.approval: required`: a version that passed the gate waits for a person in **Required "
+            f"actions** (task `approve`). Approve: `champion` moves. Reject, or no answer within "
+            f"{config.promotion.timeout_hours:g} h: recorded (`approval=rejected|timedout`), nothing moves. A newer "
+            "candidate supersedes an older one still waiting (`approval=superseded`).") if approval else ""
     kwargs = _common(config, "register", "Gate passed: alias `champion` moves, the old champion becomes "
                      "`previous`. Gate failed: the version is tagged rejected with the reasons and the champion "
-                     "stays. Serialised: one-slot pool and one active run.")
+                     "stays. Serialised: one-slot pool" + (" (requests wait outside it)" if approval else
+                                                          " and one active run") + "." + asks)
     params = {"version": _version_param("Register"),
               "reason": Param(None, type=["null", "string"], title="Reason", description="Why you register this "
                               "version by hand; recorded in the promotion history next to the gate's verdict.")}
-    with DAG(schedule=[pipeline_asset("evaluated", config.name)], params=params, max_active_runs=1, **kwargs) as dag:
-        RegisterOperator(task_id="register", pipeline=config.name, pool=settings.PROMOTION_POOL)
+    with DAG(schedule=[pipeline_asset("evaluated", config.name)], params=params,
+             max_active_runs=4 if approval else 1, **kwargs) as dag:
+        register = RegisterOperator(task_id="register", pipeline=config.name, pool=settings.PROMOTION_POOL)
+        if approval:
+            from mlcycle.orchestration.operators.approval import PromotionApprovalOperator
+
+            register >> PromotionApprovalOperator(task_id="approve", pipeline=config.name,
+                                                  timeout_hours=config.promotion.timeout_hours)
     return dag
 
 

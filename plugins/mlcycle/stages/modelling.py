@@ -13,7 +13,18 @@ import urllib.request
 from typing import Any
 
 from mlcycle import settings
-from mlcycle.core import gating, governance, lake, registry, storage, tracking, training, versioning
+from mlcycle.core import (
+    approval,
+    gating,
+    governance,
+    lake,
+    model_card,
+    registry,
+    storage,
+    tracking,
+    training,
+    versioning,
+)
 from mlcycle.core.config import PipelineConfig
 from mlcycle.errors import DataError
 
@@ -95,28 +106,38 @@ def evaluate_model(config: PipelineConfig, version: int) -> dict[str, Any]:
     result = gating.evaluate(config, _scored(config, version, holdout),
                              _scored(config, champion, holdout) if champion else None,
                              lake.scratch(config.name, "gate", f"v{version}"))
-    registry.record_gate(config.model_name, version, result.passed, result.tests, result.reasons,
-                         [result.html_path, result.json_path])
+    registry.record_gate(config.model_name, version, result, [result.html_path, result.json_path])
     report = lake.gate_report(config.name, version)
     for path in (result.html_path, result.json_path):  # the lake copy is what the Airflow UI plugin serves
         storage.copy(f"file://{path}", f"{report}/{path.rsplit('/', 1)[-1]}")
+    publish_card(config, version)
     return {"version": version, "run_id": info["run_id"], "passed": result.passed, "champion": champion,
-            "tests": result.tests, "reasons": result.reasons, "report": f"{report}/{lake.GATE_REPORT}.html"}
+            "verdict": result.verdict, "intervals": result.intervals, "tests": result.tests,
+            "reasons": result.reasons, "report": f"{report}/{lake.GATE_REPORT}.html"}
 
 
-def register_model(config: PipelineConfig, version: int, airflow_run: str = "", note: str = "") -> dict[str, Any]:
+def register_model(config: PipelineConfig, version: int, airflow_run: str = "", note: str = "",
+                   approval_request: str = "") -> dict[str, Any]:
     """Promote a version whose gate passed; record the rejection of one whose gate failed.
 
-    ``note`` (e.g. why a person registered this version by hand) joins the reason in the history.
+    ``note`` (e.g. why a person registered this version by hand) joins the reason in the history. Where
+    ``promotion.approval: required`` and the version is not approved yet, ``approval_request`` (where the
+    request waits: dag/run/task) makes it wait for a person (action ``await_approval``); without it, refused.
     """
     tags = registry.version_info(config.model_name, version)["tags"]
     gate = tags.get("gate")
     extra = [note] if note else []
+    awaits = gate == "passed" and config.promotion.approval == "required" and tags.get("approval") != "approved"
+    if awaits and approval_request:
+        return _request_approval(config, version, approval_request)
     if gate == "passed" and (refused := governance.refusals(config, tags)):
         raise registry.RegistryError(f"{config.model_name} v{version} passed the gate, but {' and '.join(refused)}: "
                                      f"approve it (version tag approval=approved), then run register_{config.name}")
     if gate == "passed":
-        record = registry.promote(config.model_name, version, "; ".join(["Evidently gate passed", *extra]),
+        if config.promotion.approval == "none":
+            approval.not_required(config.model_name, version)
+        record = registry.promote(config.model_name, version,
+                                  "; ".join([f"gate passed ({tags.get('gate.verdict', 'promote')})", *extra]),
                                   tags.get("gate.report", ""), airflow_run)
     elif gate == "failed":
         record = registry.reject(config.model_name, version, [tags.get("gate.reasons", "gate failed"), *extra],
@@ -125,7 +146,42 @@ def register_model(config: PipelineConfig, version: int, airflow_run: str = "", 
         raise registry.RegistryError(f"{config.model_name} v{version} has not been evaluated (gate={gate}); "
                                      f"run evaluate_{config.name} first")
     notify_serving(config)
+    publish_card(config, version)
     return {**record, "champion": registry.alias_version(config.model_name, registry.CHAMPION)}
+
+
+def publish_card(config: PipelineConfig, version: int) -> str | None:
+    """Write the version's model card (from its tags, params and metrics) to the lake and its run; the URI of
+    the Markdown. Best effort: a card that cannot be written is logged, and the promotion stands."""
+    try:
+        info = registry.version_info(config.model_name, version)
+        run = tracking.client().get_run(info["run_id"])
+        card = model_card.build(config, info, dict(run.data.params), dict(run.data.metrics))
+        folder, text = lake.model_card(config.name, version), model_card.markdown(card)
+        storage.write_bytes_atomic(f"{folder}/{lake.MODEL_CARD}.json", json.dumps(card, indent=1).encode())
+        storage.write_bytes_atomic(f"{folder}/{lake.MODEL_CARD}.md", text.encode())
+        tracking.client().log_text(info["run_id"], text, f"{lake.MODEL_CARD}.md")
+    except Exception:
+        log.exception("the model card of %s v%s could not be written", config.model_name, version)
+        return None
+    return f"{folder}/{lake.MODEL_CARD}.md"
+
+
+def _request_approval(config: PipelineConfig, version: int, where: str) -> dict[str, Any]:
+    superseded = approval.request(config.model_name, version, where)
+    action = "superseded" if version in superseded else "await_approval"
+    return {"action": action, "to_version": str(version), "superseded": superseded,
+            "champion": registry.alias_version(config.model_name, registry.CHAMPION)}
+
+
+def answer_approval(config: PipelineConfig, version: int, outcome: str, by: str, comment: str = "",
+                    airflow_run: str = "") -> dict[str, Any]:
+    """Record a person's answer (approved, rejected, timedout); an approval promotes the version."""
+    record = approval.record(config.model_name, version, outcome, by, comment, airflow_run)
+    if record["approval"] != approval.APPROVED:
+        publish_card(config, version)
+        return {**record, "champion": registry.alias_version(config.model_name, registry.CHAMPION)}
+    return register_model(config, version, airflow_run, f"approved by {by}" + (f": {comment}" if comment else ""))
 
 
 def rollback_model(config: PipelineConfig, version: int | None, reason: str, airflow_run: str = "") -> dict[str, Any]:

@@ -4,7 +4,9 @@
    the first model is trained by hand and the Evidently gate makes it the champion.
 2. July, a new season: the days land; score and monitor follow on ``validated.flights``; the
    monitor finds drift against the champion's own training data and raises ``drift.flights``;
-   ``train_flights`` runs on that Asset; evaluate (the gate) and register decide the new champion.
+   ``train_flights`` runs on that Asset; evaluate (the gate: a paired comparison with the champion on
+   roc_auc and log loss) and register decide the new champion. Then a deliberately worse candidate,
+   trained on a too-narrow window, goes through the same gate.
 3. One more July day: it is scored by whatever the gate left as champion.
 
 It ends with a summary (runs, drift events, versions and aliases, URLs, login) and leaves the
@@ -119,6 +121,10 @@ def model_summary(pipeline: str) -> list[str]:
         aliases = registry.version_info(pipeline, int(v.version))["aliases"]  # search results carry none
         lines.append(f"{'':22}{v.version:>7}  {','.join(aliases) or '-':22} {tags.get('gate', '?'):8} {detail}")
         lines.append(f"{'':31}cause: {_cause_line(tags.get('cause', '{}'))}")
+        intervals = ", ".join(f"{k.removeprefix('gate.interval.')} {val}" for k, val in sorted(tags.items())
+                              if k.startswith("gate.interval."))
+        lines.append(f"{'':31}verdict: {tags.get('gate.verdict', '?')}; challenger − champion (positive: better): "
+                     f"{intervals or 'no champion to compare with'}; window {tags.get('data.window', '?')}")
     lines += [f"promotion history: {len(registry.history(pipeline))} record(s), "
               f"MLflow experiment '{pipeline}-promotions'"]
     return lines
@@ -286,6 +292,13 @@ def main(argv: list[str] | None = None) -> None:
     land_and_ingest(client, config, july[:-1], args.timeout)
     print("waiting for drift.flights -> train_flights (Asset) -> evaluate -> register ...", flush=True)
     wait_for_retraining(client, config.name, args.timeout)
+
+    narrow = config.training.min_window_days
+    print(f"\n== 2b. A deliberately worse candidate: trained on a too-narrow window ({narrow} days, "
+          f"{narrow - config.training.holdout_days} of them to fit on); the gate should reject it", flush=True)
+    train_and_gate(client, config.name, {"window_end": july[-2], "window_days": narrow,
+                                         "reason": f"deliberately narrow window ({narrow} days): expect a rejection"},
+                   args.timeout)
 
     print(f"\n== 3. {july[-1]} lands and is scored by the champion the gate chose", flush=True)
     land_and_ingest(client, config, july[-1:], args.timeout)

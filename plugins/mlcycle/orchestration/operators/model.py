@@ -134,7 +134,9 @@ class RegisterOperator(_PerVersionOperator):
         from mlcycle.stages import modelling
 
         config = self.config
-        record = modelling.register_model(config, version, context["run_id"], context["params"].get("reason") or "")
+        request = f"{self.dag_id}/{context['run_id']}/approve" if config.promotion.approval == "required" else ""
+        record = modelling.register_model(config, version, context["run_id"], context["params"].get("reason") or "",
+                                          request)
         self.log.info("v%s: %s; champion is now v%s", version, record["action"], record["champion"])
         if record["action"] not in ("promote", "reject"):
             return record

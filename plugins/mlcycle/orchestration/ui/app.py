@@ -8,6 +8,7 @@ Routes, under the prefix where Airflow mounts the app (``/mlcycle``)::
     /reports/<p>/drift/<ds>             banner + sandboxed frame of a day's drift report  login
     /reports/<p>/drift/<ds>/json        that report's JSON                               login
     /reports/<p>/gate/v<n>              banner + sandboxed frame of a version's gate report login
+    /reports/<p>/card/v<n>              the version's model card (escaped page)          login
     /data-docs/<path>                   banner + sandboxed frame of a GX Data Docs page   login
     /content/<token>/<path>             the page built from data, sandboxed               signed URL
     /static/vendor/<path>, /static/gx/<path>   vendored CDN assets, GX's images (no data)  public
@@ -31,7 +32,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from mlcycle.core import lake, quality, report_html, storage
+from mlcycle.core import lake, model_card, quality, report_html, storage
 from mlcycle.core import overview as overview_data
 from mlcycle.orchestration.ui import overview, pages, sandbox
 from mlcycle.orchestration.ui.assets import VENDOR_DIR, gx_images_dir, rewrite_cdn_urls
@@ -146,10 +147,19 @@ def _gate_report(request: Request, pipeline: str, version: int) -> Response:
     if _report_file("gate", pipeline, str(version)) is None:
         return _not_found(request, f"No gate report of {pipeline} version {version} (it was not evaluated yet).")
     banner = (f"<b>Evidently gate report</b> · {escape(pipeline)} · model version {version} · "
-              "current = challenger, reference = champion, on the same holdout; the Tests tab is the gate · "
+              "current = challenger, reference = champion, on the same holdout; the gate's tests and intervals "
+              f"are at the top · {pages.link(base, 'reports', pipeline, 'card', f'v{version}', text='model card')} · "
               f"{pages.link(base, 'reports', '', text='all reports', fragment=pipeline)}")
     src = sandbox.content_url(base, sandbox.grant("gate", pipeline, str(version)), f"{lake.GATE_REPORT}.html")
     return pages.framed(f"Gate report {pipeline} v{version}", banner, src)
+
+
+def _model_card(request: Request, pipeline: str, version: int) -> Response:
+    raw = _read(f"{lake.model_card(pipeline, version)}/{lake.MODEL_CARD}.json") if PIPELINE.match(pipeline) else None
+    if raw is None:
+        return _not_found(request, f"No model card of {pipeline} version {version} (it was not evaluated yet).")
+    card = json.loads(raw)
+    return pages.page(f"Model card {pipeline} v{version}", model_card.html(card), _base(request))
 
 
 def safe_file(root: Path, relative: str) -> Path | None:
@@ -261,6 +271,7 @@ def _user_routes() -> APIRouter:
     router.add_api_route("/reports/{pipeline}/drift/{ds}", _drift_report)
     router.add_api_route("/reports/{pipeline}/drift/{ds}/json", _drift_json)
     router.add_api_route("/reports/{pipeline}/gate/v{version}", _gate_report)
+    router.add_api_route("/reports/{pipeline}/card/v{version}", _model_card)
     router.add_api_route("/data-docs/{path:path}", _data_docs)
     router.add_api_route("/{path:path}", _unknown, include_in_schema=False)  # unknown pages need a login too
     return router
