@@ -16,7 +16,7 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser new-pipeline chromium
+.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser new-pipeline chromium reproduce
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ PIPELINE ?= flights
 REASON ?= drift alert raised by hand (make drift-alert)
 drift-alert: $(STAMP) ## raise drift.<PIPELINE> via the REST API: make drift-alert PIPELINE=flights REASON="..."
 	@$(PY) -m mlcycle.tools.alerts $(PIPELINE) --reason "$(REASON)"
+
+reproduce: $(STAMP) ## retrain a model version from its lineage and prove it identical: make reproduce PIPELINE=flights VERSION=3
+	@test -n "$(VERSION)" || { echo 'usage: make reproduce PIPELINE=<pipeline> VERSION=<n> [ARGS=--strict-env]  (default PIPELINE=flights)'; exit 2; }
+	@$(PY) -m mlcycle.tools.reproduce $(PIPELINE) $(VERSION) $(ARGS)
 
 new-pipeline: $(STAMP) ## scaffold a pipeline: make new-pipeline NAME=sales [CSV=sample.csv] [ARGS="--label y"]
 	@test -n "$(NAME)" || { echo 'usage: make new-pipeline NAME=<name> [CSV=<sample.csv>] [ARGS="--label <column> ..."]'; exit 2; }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import platform
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -244,6 +245,9 @@ def test_first_model_is_promoted_on_absolute_thresholds_alone(first, testbed):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
                           check=True).stdout.strip()
     assert tags["code.commit"] in (head, f"{head}+dirty")
+    assert tags["code.dirty"] == ("true" if tags["code.commit"].endswith("+dirty") else "false")
+    assert tags["env.lock_md5"] == hashlib.md5((REPO / "requirements.txt").read_bytes()).hexdigest()
+    assert tags["env.python"] == platform.python_version()
     assert tags["airflow.dag_id"] == f"train_{PIPELINE}"
     assert tags["airflow.run_id"] == first.train_run.run_id
     assert tags["airflow.task_id"] == "train"

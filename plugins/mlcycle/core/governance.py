@@ -7,7 +7,10 @@ of ``champion`` reads them:
   ``gate.reasons``, ``gate.report`` and one ``gate.test.<id>`` per test;
 - ``approval``: ``approved`` once a person approved the version. Required only where the pipeline
   sets ``governance.require_approval``;
-- ``rejected``, ``replaced_by``, ``rolled_back``, ``promoted_at``: what the registry did with it.
+- ``rejected``, ``replaced_by``, ``rolled_back``, ``promoted_at``: what the registry did with it;
+- lineage, written at training (:mod:`mlcycle.stages.modelling`): ``data.*``, ``code.commit``,
+  ``code.dirty``, ``env.lock_md5``, ``env.python``, ``airflow.*``; and, on a champion, ``onnx``
+  (``exported`` or ``failed``), ``onnx.reason``, ``onnx.max_abs_diff`` (:mod:`mlcycle.core.onnx_export`).
 
 A version may serve (be scored with, be the reference of monitoring) when it passed the gate and,
 where required, was approved. Only the pipeline moves ``champion`` and ``previous``, and it records

@@ -1,7 +1,8 @@
 """Train, evaluate, register and roll back one model of one pipeline, in plain Python (no Airflow).
 
 Lineage: every model version carries the md5 and DVC pointer of its training snapshot, the GX
-results of the days in it, the code commit and the Airflow run that made it.
+results of the days in it, the code commit (and whether the tree was dirty), the lock file's md5 and
+the Python version, and the Airflow run that made it. ``tools/reproduce.py`` turns them back into the model.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ def _lineage(config: PipelineConfig, snapshot, uri: str, version: versioning.Dat
     dates = sorted(snapshot[config.date_column].dt.strftime("%Y-%m-%d").unique())
     gx = {d: storage.read_manifest(lake.partition("validated", config.name, d)).get("gx", {}) for d in dates}
     tags = {
-        "data.md5": version.md5, "data.dvc_pointer": f"{version.path}.dvc",
+        "data.md5": version.md5, "data.dvc_pointer": f"{version.path}.dvc", "data.dvc_remote": version.remote,
         "data.snapshot_uri": uri, "data.window": f"{dates[0]}..{dates[-1]}", "data.rows": str(len(snapshot)),
         "gx.days_validated": str(len(gx)), "gx.all_published": str(all(g for g in gx.values())).lower(),
-        "code.commit": tracking.git_commit(), "estimator": estimator,
+        **tracking.environment_tags(), "estimator": estimator,
         "cause": tracking.cause_tag(cause or {"type": "manual"}), **tracking.alert_ids_tag(cause or {}),
         **{f"airflow.{k}": v for k, v in (airflow or {}).items()},
     }
@@ -68,7 +69,9 @@ def train_model(config: PipelineConfig, end: str | None = None, window_days: int
         metrics={f"holdout_{k}": v for k, v in result.holdout_metrics.items()},
         children=[(c.params, {f"validation_{k}": v for k, v in c.metrics.items()}) for c in result.candidates],
         artifacts={"data/training_snapshot.parquet.dvc": version.pointer_text,
-                   "data/gx_results.json": json.dumps(gx, indent=1)},
+                   "data/gx_results.json": json.dumps(gx, indent=1),
+                   "config/pipeline.json": config.model_dump_json(indent=1),
+                   "config/params.json": json.dumps(result.params, indent=1)},
         tags=tags)
     number = registry.register_candidate(config.model_name, config.description, run["model_uri"], tags)
     return {"version": number, "run_id": run["run_id"], "experiment_id": run["experiment_id"],
