@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import platform
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -429,3 +430,78 @@ def test_training_twice_on_the_same_snapshot_gives_identical_metrics(testbed):
     logged = [registry.client().get_run(r["run_id"]).data.metrics for r in runs]
     assert logged[0] == logged[1]
     assert logged[0]["holdout_roc_auc"] == runs[0]["holdout_metrics"]["roc_auc"]
+
+
+@pytest.fixture(scope="module")
+def clean_clone(tmp_path_factory) -> Path:
+    """A throwaway clone of this checkout's HEAD: clean, whatever the working tree holds."""
+    clone = tmp_path_factory.mktemp("clone") / "repo"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True)
+    return clone
+
+
+@pytest.fixture(scope="module")
+def clean_champion(testbed, clean_clone) -> int:
+    """A version trained by the clean clone's code (so ``code.dirty`` is false), gated and promoted."""
+    import json
+    import os
+
+    from mlcycle.core.config import load_pipeline
+    from mlcycle.stages import modelling
+
+    script = f"import json; from mlcycle.core.config import load_pipeline; from mlcycle.stages import modelling; " \
+             f"print(json.dumps(modelling.train_model(load_pipeline('{PIPELINE}'), '{END}')['version']))"
+    done = subprocess.run([sys.executable, "-c", script], cwd=clean_clone, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(clean_clone / "plugins")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    version = json.loads(done.stdout.strip().splitlines()[-1])
+    config = load_pipeline(PIPELINE)
+    assert modelling.evaluate_model(config, version)["passed"]
+    assert modelling.register_model(config, version)["champion"] == version
+    return version
+
+
+def test_the_champion_reproduces_identically_from_a_clean_clone(clean_champion, clean_clone):
+    import os
+
+    from mlcycle.core import registry
+
+    tags = registry.version_info(PIPELINE, clean_champion)["tags"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clean_clone, capture_output=True, text=True).stdout
+    assert (tags["code.commit"], tags["code.dirty"]) == (head.strip(), "false")
+    done = subprocess.run([sys.executable, "-m", "mlcycle.tools.reproduce", PIPELINE, str(clean_champion)],
+                          cwd=clean_clone, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(clean_clone / "plugins")})
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert f"IDENTICAL: {PIPELINE} v{clean_champion} reproduced from its lineage" in done.stdout
+    assert f"restoring md5 {tags['data.md5']} from the DVC remote" in done.stdout
+    assert ", 0 differ" in done.stdout
+    assert "max abs difference 0.0" in done.stdout
+    leftover = subprocess.run(["git", "worktree", "list"], cwd=clean_clone, capture_output=True, text=True).stdout
+    assert len(leftover.splitlines()) == 1  # the temporary worktree is gone
+
+
+def test_a_version_whose_snapshot_left_the_remote_is_refused(clean_champion, tmp_path, monkeypatch, capsys):
+    from mlcycle.core import registry
+    from mlcycle.tools import reproduce
+
+    md5 = registry.version_info(PIPELINE, clean_champion)["tags"]["data.md5"]
+    empty = tmp_path / "emptied-remote"
+    empty.mkdir()
+    monkeypatch.setenv("MLCYCLE_DVC_REMOTE", str(empty))
+    assert reproduce.main([PIPELINE, str(clean_champion)]) == 2
+    error = capsys.readouterr().err
+    assert f"the DVC remote {empty} has no object with md5 {md5}" in error
+    assert "training snapshot of this version is lost" in error
+
+
+def test_a_version_with_an_unknown_commit_is_refused(worse, capsys):
+    from mlcycle.core import registry
+    from mlcycle.tools import reproduce
+
+    unknown = "0123456789abcdef" * 2 + "01234567"
+    for key, value in (("code.commit", unknown), ("code.dirty", "false")):
+        registry.client().set_model_version_tag(PIPELINE, str(worse.version), key, value)
+    assert reproduce.main([PIPELINE, str(worse.version)]) == 2
+    error = capsys.readouterr().err
+    assert f"unknown commit {unknown}: this clone ({REPO}) does not have it" in error
