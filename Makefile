@@ -67,8 +67,9 @@ chromium: ## Debian's chromium, for the browser tests (Playwright drives it)
 test-unit: $(STAMP) ## only the fast tests (no scheduler)
 	@$(PY) -m pytest tests/unit tests/dags
 
-lint: $(STAMP) ## ruff, including Airflow's AIR rules
+lint: $(STAMP) ## ruff, including Airflow's AIR rules; actionlint on the GitHub Actions workflow
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/actionlint .github/workflows/*.yml
 
 bench: $(STAMP) ## benchmark figures (parse time, ingest+validate vs plain script)
 	@$(PY) -m bench

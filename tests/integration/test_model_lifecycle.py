@@ -19,7 +19,6 @@ import hashlib
 import itertools
 import platform
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -330,6 +329,28 @@ def test_better_challenger_is_promoted_and_old_champion_becomes_previous(better,
     assert (last["from_version"], last["to_version"]) == (str(first.version), str(better.version))
 
 
+def test_every_champion_has_an_onnx_twin_that_agrees_on_its_holdout(better, first, worse, testbed):
+    import numpy as np
+
+    from mlcycle.core import onnx_export, registry, storage, training
+
+    assert "onnx" not in worse.info["tags"]  # rejected: never a champion
+    for champion in (first, better):
+        tags = champion.info["tags"]
+        assert tags["onnx"] == "exported", tags.get("onnx.reason")
+        assert float(tags["onnx.max_abs_diff"]) <= onnx_export.TOLERANCE
+        assert tags["onnx.tolerance"].startswith("1e-05: double precision")
+        path = registry.client().download_artifacts(champion.info["run_id"], tags["onnx.artifact"],
+                                                    str(testbed.state / "downloads"))
+        snapshot = storage.read_partition(tags["data.snapshot_uri"])
+        holdout = training.prepare(snapshot[snapshot[training.SPLIT_COLUMN] == "holdout"], testbed.config)
+        predicted, probability = onnx_export.predict(onnx_export.session(Path(path).read_bytes()), holdout,
+                                                     testbed.config.columns)
+        model = registry.load_model(PIPELINE, champion.version)
+        assert (predicted == model.predict(holdout)).all()
+        assert np.max(np.abs(probability - model.predict_proba(holdout)[:, 1])) <= onnx_export.TOLERANCE
+
+
 def test_rollback_restores_the_previous_champion(rolled_back, better, first):
     assert rolled_back.before["champion"] == better.version
     assert rolled_back.before["previous"] == first.version
@@ -442,41 +463,39 @@ def clean_clone(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def clean_champion(testbed, clean_clone) -> int:
-    """A version trained by the clean clone's code (so ``code.dirty`` is false), gated and promoted."""
-    import json
-    import os
+    """A champion whose lineage names the clean clone's commit (``code.dirty`` false), gated and promoted.
 
-    from mlcycle.core.config import load_pipeline
+    It is trained in this process with the git state read from the clone (``settings.REPO_ROOT``): on a
+    clean checkout (CI) that is this tree's code; with uncommitted changes to training, reproducing it
+    from HEAD rightly fails."""
+    from mlcycle import settings
     from mlcycle.stages import modelling
 
-    script = f"import json; from mlcycle.core.config import load_pipeline; from mlcycle.stages import modelling; " \
-             f"print(json.dumps(modelling.train_model(load_pipeline('{PIPELINE}'), '{END}')['version']))"
-    done = subprocess.run([sys.executable, "-c", script], cwd=clean_clone, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(clean_clone / "plugins")})
-    assert done.returncode == 0, done.stderr[-3000:]
-    version = json.loads(done.stdout.strip().splitlines()[-1])
-    config = load_pipeline(PIPELINE)
-    assert modelling.evaluate_model(config, version)["passed"]
-    assert modelling.register_model(config, version)["champion"] == version
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(settings, "REPO_ROOT", clean_clone)
+        version = modelling.train_model(testbed.config, END)["version"]
+    assert modelling.evaluate_model(testbed.config, version)["passed"]
+    assert modelling.register_model(testbed.config, version)["champion"] == version
     return version
 
 
-def test_the_champion_reproduces_identically_from_a_clean_clone(clean_champion, clean_clone):
-    import os
-
+def test_the_champion_reproduces_identically_from_a_clean_clone(clean_champion, clean_clone, capsys):
     from mlcycle.core import registry
+    from mlcycle.tools import reproduce
 
     tags = registry.version_info(PIPELINE, clean_champion)["tags"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clean_clone, capture_output=True, text=True).stdout
     assert (tags["code.commit"], tags["code.dirty"]) == (head.strip(), "false")
-    done = subprocess.run([sys.executable, "-m", "mlcycle.tools.reproduce", PIPELINE, str(clean_champion)],
-                          cwd=clean_clone, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(clean_clone / "plugins")})
-    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert f"IDENTICAL: {PIPELINE} v{clean_champion} reproduced from its lineage" in done.stdout
-    assert f"restoring md5 {tags['data.md5']} from the DVC remote" in done.stdout
-    assert ", 0 differ" in done.stdout
-    assert "max abs difference 0.0" in done.stdout
+
+    report = reproduce.reproduce(PIPELINE, clean_champion, repo=clean_clone)
+
+    assert report.identical, report.differences
+    progress = capsys.readouterr().out
+    assert f"restoring md5 {tags['data.md5']} from the DVC remote" in progress
+    assert f"code: commit {head.strip()} (clean at training)" in progress
+    assert any(line.strip().startswith("holdout roc_auc") for line in report.lines)
+    assert ", 0 differ" in "\n".join(report.lines)
+    assert "max abs difference 0.0" in "\n".join(report.lines)
     leftover = subprocess.run(["git", "worktree", "list"], cwd=clean_clone, capture_output=True, text=True).stdout
     assert len(leftover.splitlines()) == 1  # the temporary worktree is gone
 

@@ -126,7 +126,44 @@ def register_model(config: PipelineConfig, version: int, airflow_run: str = "", 
     else:
         raise registry.RegistryError(f"{config.model_name} v{version} has not been evaluated (gate={gate}); "
                                      f"run evaluate_{config.name} first")
-    return {**record, "champion": registry.alias_version(config.model_name, registry.CHAMPION)}
+    champion = registry.alias_version(config.model_name, registry.CHAMPION)
+    onnx = export_onnx(config, version) if gate == "passed" and champion == version else {}
+    return {**record, "champion": champion, **onnx}
+
+
+def export_onnx(config: PipelineConfig, version: int) -> dict[str, str]:
+    """The version's ONNX twin as the run artifact ``onnx/model.onnx``, checked on its holdout; the
+    outcome goes to the version's tags (``onnx``, ``onnx.max_abs_diff`` or ``onnx.reason``). A model
+    that cannot be converted is recorded, never an error: the promotion stands."""
+    import tempfile
+    from pathlib import Path
+
+    from mlcycle.core import onnx_export
+
+    info = registry.version_info(config.model_name, version)
+    model = registry.load_model(config.model_name, version)
+    snapshot = storage.read_partition(info["tags"]["data.snapshot_uri"])
+    holdout = training.prepare(snapshot[snapshot[training.SPLIT_COLUMN] == "holdout"], config,
+                               list(getattr(model, "feature_names_in_", [])) or None)
+    limit, relative, reason = onnx_export.tolerance(model)
+    try:
+        onnx_bytes = onnx_export.convert(model, config.columns)
+        gap = onnx_export.parity(model, onnx_bytes, holdout, config.columns)
+        if gap > limit:
+            raise onnx_export.OnnxExportError(f"onnxruntime differs from scikit-learn by {gap} on the holdout "
+                                              f"(tolerance {limit})")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.onnx"
+            path.write_bytes(onnx_bytes)
+            tracking.client().log_artifact(info["run_id"], str(path), "onnx")
+        tags = {"onnx": "exported", "onnx.artifact": "onnx/model.onnx", "onnx.max_abs_diff": f"{gap:.3g}",
+                "onnx.tolerance": f"{limit:g}{' relative' if relative else ''}: {reason}"}
+    except onnx_export.OnnxExportError as exc:
+        log.warning("%s v%s: no ONNX export: %s", config.model_name, version, exc)
+        tags = {"onnx": "failed", "onnx.reason": str(exc)[:tracking.TAG_LIMIT]}
+    for key, value in tags.items():
+        tracking.client().set_model_version_tag(config.model_name, str(version), key, value)
+    return tags
 
 
 def rollback_model(config: PipelineConfig, version: int | None, reason: str, airflow_run: str = "") -> dict[str, Any]:
