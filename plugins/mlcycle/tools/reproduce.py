@@ -137,11 +137,11 @@ def check_environment(tags: dict[str, str], lock_text: str | None, strict: bool)
     if lock_text is not None:
         for name, pin in sorted(_pins(lock_text).items()):
             try:
-                have = metadata.version(name)
+                have = f"{metadata.version(name)} installed"
             except metadata.PackageNotFoundError:
                 have = "not installed"
-            if have != pin:
-                notes.append(f"{name}: {have} installed, {pin} in the recorded lock")
+            if have != f"{pin} installed":
+                notes.append(f"{name}: {have}, {pin} in the recorded lock")
     if notes and strict:
         raise ReproduceError("the environment differs from the recorded one (--strict-env): " + "; ".join(notes))
     return notes
