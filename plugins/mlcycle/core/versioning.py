@@ -7,7 +7,9 @@ version can be pulled back by md5. Parallel tasks share the repo, so every opera
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +110,8 @@ def restore(pointer_text: str, md5: str, folder: Path, remote: str | None = None
     outs = yaml.safe_load(pointer_text)["outs"][0]
     if outs["md5"] != md5:
         raise ValueError(f"the recorded DVC pointer holds md5 {outs['md5']}, the lineage tag says {md5}")
-    repo = _repo(folder, remote)
+    with contextlib.redirect_stdout(io.StringIO()):  # "Initialized DVC repository."
+        repo = _repo(folder, remote)
     pointer = folder / f"{outs['path']}.dvc"
     pointer.write_text(pointer_text)
     try:
