@@ -7,9 +7,7 @@ version can be pulled back by md5. Parallel tasks share the repo, so every opera
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,15 +108,15 @@ def restore(pointer_text: str, md5: str, folder: Path, remote: str | None = None
     outs = yaml.safe_load(pointer_text)["outs"][0]
     if outs["md5"] != md5:
         raise ValueError(f"the recorded DVC pointer holds md5 {outs['md5']}, the lineage tag says {md5}")
-    with contextlib.redirect_stdout(io.StringIO()):  # "Initialized DVC repository."
-        repo = _repo(folder, remote)
+    logging.getLogger("dvc.repo.init").setLevel(logging.WARNING)  # not "Initialized DVC repository." each time
+    repo = _repo(folder, remote)
     pointer = folder / f"{outs['path']}.dvc"
     pointer.write_text(pointer_text)
     try:
         repo.pull(targets=[str(pointer)])
     except DvcException as exc:
         raise SnapshotMissing(
-            f"the DVC remote {remote} has no object with md5 {md5} ({str(exc).splitlines()[0]}); the training "
+            f"the DVC remote {remote} has no object with md5 {md5}: the training "
             "snapshot of this version is lost: push it again from a DVC cache or workspace that still has it "
             "(dvc push), or point MLCYCLE_DVC_REMOTE at the remote that holds it") from exc
     target = folder / outs["path"]
