@@ -9,7 +9,7 @@ model and batch size, it alternates the two paths ``--calls`` times:
 * onnxruntime: building the inputs from that same frame (``onnx_export.feed``) and ``session.run``.
 
 Figures are the median and the 95th percentile per call; the ratio is onnxruntime / scikit-learn. Both
-run single-threaded (``intra_op_num_threads=1``; scikit-learn's forests predict with ``n_jobs=None``).
+run single-threaded (``intra_op_num_threads=1``; scikit-learn under ``threadpool_limits(1)``).
 """
 
 from __future__ import annotations
@@ -98,11 +98,13 @@ def _measure(model, sess, frame, columns: dict[str, str], calls: int) -> dict[st
 
 def worker(argv: list[str]) -> None:
     import pandas as pd
+    from threadpoolctl import threadpool_limits
 
     from mlcycle.core import onnx_export, training
     from mlcycle.core.config import load_pipeline
     from mlcycle.sources import nycflights
 
+    threadpool_limits(1)  # both paths on one thread (OpenMP in the boosters, BLAS), like the ORT session
     calls = int(argv[0])
     config = load_pipeline("flights")
     frame = pd.concat([nycflights.day(d) for d in DAYS], ignore_index=True)
