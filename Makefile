@@ -16,7 +16,7 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo start stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium prometheus observe
+.PHONY: help venv demo start stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium prometheus observe reproduce
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ drift-alert: $(STAMP) ## raise drift.<PIPELINE> via the REST API: make drift-ale
 run: $(STAMP) ## start a DAG run and follow it: make run DAG=ingest_flights DATE=2013-01-05 [ARGS="--param k=v --unpause"]
 	@test -n "$(DAG)" || { echo 'usage: make run DAG=<dag_id> [DATE=YYYY-MM-DD] [ARGS="--param key=value ..."]  (see: python -m mlcycle.tools.trigger --help)'; exit 2; }
 	@$(PY) -m mlcycle.tools.trigger $(DAG) $(if $(DATE),--date $(DATE)) $(ARGS)
+
+reproduce: $(STAMP) ## retrain a model version from its lineage and prove it identical: make reproduce PIPELINE=flights VERSION=3
+	@test -n "$(VERSION)" || { echo 'usage: make reproduce PIPELINE=<pipeline> VERSION=<n> [ARGS=--strict-env]  (default PIPELINE=flights)'; exit 2; }
+	@$(PY) -m mlcycle.tools.reproduce $(PIPELINE) $(VERSION) $(ARGS)
 
 new-pipeline: $(STAMP) ## scaffold a pipeline: make new-pipeline NAME=sales [CSV=sample.csv] [ARGS="--label y"]
 	@test -n "$(NAME)" || { echo 'usage: make new-pipeline NAME=<name> [CSV=<sample.csv>] [ARGS="--label <column> ..."]'; exit 2; }
@@ -76,8 +80,9 @@ observe: $(STAMP) prometheus ## the metrics exporter and Prometheus (:9090) scra
 test-unit: $(STAMP) ## only the fast tests (no scheduler)
 	@$(PY) -m pytest tests/unit tests/dags
 
-lint: $(STAMP) ## ruff, including Airflow's AIR rules
+lint: $(STAMP) ## ruff, including Airflow's AIR rules; actionlint on the GitHub Actions workflow
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/actionlint .github/workflows/*.yml
 
 bench: $(STAMP) ## benchmark figures (parse time, ingest+validate vs plain script)
 	@$(PY) -m bench

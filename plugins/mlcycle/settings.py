@@ -147,9 +147,10 @@ def search_path(name: str, *first: str) -> str:
 
 
 def quiet_third_parties() -> None:
-    """No analytics from GX and DVC, whatever process imports them."""
+    """No analytics from GX and DVC, and no MLflow download progress bars, whatever process imports them."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def drift_queue_url(pipeline: str) -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import platform
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -246,6 +247,9 @@ def test_first_model_is_promoted_on_absolute_thresholds_alone(first, testbed):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
                           check=True).stdout.strip()
     assert tags["code.commit"] in (head, f"{head}+dirty")
+    assert tags["code.dirty"] == ("true" if tags["code.commit"].endswith("+dirty") else "false")
+    assert tags["env.lock_md5"] == hashlib.md5((REPO / "requirements.txt").read_bytes()).hexdigest()
+    assert tags["env.python"] == platform.python_version()
     assert tags["airflow.dag_id"] == f"train_{PIPELINE}"
     assert tags["airflow.run_id"] == first.train_run.run_id
     assert tags["airflow.task_id"] == "train"
@@ -330,6 +334,28 @@ def test_better_challenger_is_promoted_and_old_champion_becomes_previous(better,
     last = better.history[-1]
     assert last["action"] == "promote"
     assert (last["from_version"], last["to_version"]) == (str(first.version), str(better.version))
+
+
+def test_every_champion_has_an_onnx_twin_that_agrees_on_its_holdout(better, first, worse, testbed):
+    import numpy as np
+
+    from mlcycle.core import onnx_export, registry, storage, training
+
+    assert "onnx" not in worse.info["tags"]  # rejected: never a champion
+    for champion in (first, better):
+        tags = champion.info["tags"]
+        assert tags["onnx"] == "exported", tags.get("onnx.reason")
+        assert float(tags["onnx.max_abs_diff"]) <= onnx_export.TOLERANCE
+        assert tags["onnx.tolerance"].startswith("1e-05: double precision")
+        path = registry.client().download_artifacts(champion.info["run_id"], tags["onnx.artifact"],
+                                                    str(testbed.state / "downloads"))
+        snapshot = storage.read_partition(tags["data.snapshot_uri"])
+        holdout = training.prepare(snapshot[snapshot[training.SPLIT_COLUMN] == "holdout"], testbed.config)
+        predicted, probability = onnx_export.predict(onnx_export.session(Path(path).read_bytes()), holdout,
+                                                     testbed.config.columns)
+        model = registry.load_model(PIPELINE, champion.version)
+        assert (predicted == model.predict(holdout)).all()
+        assert np.max(np.abs(probability - model.predict_proba(holdout)[:, 1])) <= onnx_export.TOLERANCE
 
 
 def test_rollback_restores_the_previous_champion(rolled_back, better, first):
@@ -432,3 +458,76 @@ def test_training_twice_on_the_same_snapshot_gives_identical_metrics(testbed):
     logged = [registry.client().get_run(r["run_id"]).data.metrics for r in runs]
     assert logged[0] == logged[1]
     assert logged[0]["holdout_roc_auc"] == runs[0]["holdout_metrics"]["roc_auc"]
+
+
+@pytest.fixture(scope="module")
+def clean_clone(tmp_path_factory) -> Path:
+    """A throwaway clone of this checkout's HEAD: clean, whatever the working tree holds."""
+    clone = tmp_path_factory.mktemp("clone") / "repo"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True)
+    return clone
+
+
+@pytest.fixture(scope="module")
+def clean_champion(testbed, clean_clone) -> int:
+    """A champion whose lineage names the clean clone's commit (``code.dirty`` false), gated and promoted.
+
+    It is trained in this process with the git state read from the clone (``settings.REPO_ROOT``): on a
+    clean checkout (CI) that is this tree's code; with uncommitted changes to training, reproducing it
+    from HEAD rightly fails."""
+    from mlcycle import settings
+    from mlcycle.stages import modelling
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(settings, "REPO_ROOT", clean_clone)
+        version = modelling.train_model(testbed.config, END)["version"]
+    assert modelling.evaluate_model(testbed.config, version)["passed"]
+    assert modelling.register_model(testbed.config, version)["champion"] == version
+    return version
+
+
+def test_the_champion_reproduces_identically_from_a_clean_clone(clean_champion, clean_clone, capsys):
+    from mlcycle.core import registry
+    from mlcycle.tools import reproduce
+
+    tags = registry.version_info(PIPELINE, clean_champion)["tags"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clean_clone, capture_output=True, text=True).stdout
+    assert (tags["code.commit"], tags["code.dirty"]) == (head.strip(), "false")
+
+    report = reproduce.reproduce(PIPELINE, clean_champion, repo=clean_clone)
+
+    assert report.identical, report.differences
+    progress = capsys.readouterr().out
+    assert f"restoring md5 {tags['data.md5']} from the DVC remote" in progress
+    assert f"code: commit {head.strip()} (clean at training)" in progress
+    assert any(line.strip().startswith("holdout roc_auc") for line in report.lines)
+    assert ", 0 differ" in "\n".join(report.lines)
+    assert "max abs difference 0.0" in "\n".join(report.lines)
+    leftover = subprocess.run(["git", "worktree", "list"], cwd=clean_clone, capture_output=True, text=True).stdout
+    assert len(leftover.splitlines()) == 1  # the temporary worktree is gone
+
+
+def test_a_version_whose_snapshot_left_the_remote_is_refused(clean_champion, tmp_path, monkeypatch, capsys):
+    from mlcycle.core import registry
+    from mlcycle.tools import reproduce
+
+    md5 = registry.version_info(PIPELINE, clean_champion)["tags"]["data.md5"]
+    empty = tmp_path / "emptied-remote"
+    empty.mkdir()
+    monkeypatch.setenv("MLCYCLE_DVC_REMOTE", str(empty))
+    assert reproduce.main([PIPELINE, str(clean_champion)]) == 2
+    error = capsys.readouterr().err
+    assert f"the DVC remote {empty} has no object with md5 {md5}" in error
+    assert "training snapshot of this version is lost" in error
+
+
+def test_a_version_with_an_unknown_commit_is_refused(worse, capsys):
+    from mlcycle.core import registry
+    from mlcycle.tools import reproduce
+
+    unknown = "0123456789abcdef" * 2 + "01234567"
+    for key, value in (("code.commit", unknown), ("code.dirty", "false")):
+        registry.client().set_model_version_tag(PIPELINE, str(worse.version), key, value)
+    assert reproduce.main([PIPELINE, str(worse.version)]) == 2
+    error = capsys.readouterr().err
+    assert f"unknown commit {unknown}: this clone ({REPO}) does not have it" in error

@@ -11,6 +11,9 @@ of ``champion`` reads them:
   ``approval.at`` and ``approval.comment`` (:mod:`mlcycle.core.approval`). ``approved`` is required only
   where the pipeline sets ``promotion.approval: required`` (earlier: ``governance.require_approval``);
 - ``rejected``, ``replaced_by``, ``rolled_back``, ``promoted_at``: what the registry did with it;
+- lineage, written at training (:mod:`mlcycle.stages.modelling`): ``data.*``, ``code.commit``,
+  ``code.dirty``, ``env.lock_md5``, ``env.python``, ``airflow.*``; and, on a champion, ``onnx``
+  (``exported`` or ``failed``), ``onnx.reason``, ``onnx.max_abs_diff`` (:mod:`mlcycle.core.onnx_export`);
 - ``shadow``: ``requested`` when a person wants the version to run in shadow of the champion.
 
 A *pending challenger* (:func:`pending_challenger`) is a version that passed the gate and waits for

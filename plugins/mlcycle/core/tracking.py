@@ -37,16 +37,38 @@ def client() -> MlflowClient:
     return _client(uri)
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=settings.REPO_ROOT, capture_output=True, text=True, check=True,
+                          timeout=10).stdout.strip()
+
+
 def git_commit() -> str:
     """The code version: commit of this checkout (``+dirty`` with local changes), else ``$MLCYCLE_CODE_VERSION``."""
+    commit, dirty = code_state()
+    return f"{commit}+dirty" if dirty == "true" else commit
+
+
+def code_state() -> tuple[str, str]:
+    """(commit, dirty): the checkout's HEAD and "true"/"false" (tracked files changed), or, without a git
+    checkout (an image), ``$MLCYCLE_CODE_VERSION`` and "unknown"."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=settings.REPO_ROOT, capture_output=True,
-                              text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=settings.REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = _git("rev-parse", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
-        return settings.code_version()
-    return f"{head}+dirty" if dirty else head
+        return settings.code_version(), "unknown"
+    return head, str(bool(dirty)).lower()
+
+
+def environment_tags() -> dict[str, str]:
+    """The lineage of the environment and the code: lock hash, Python version, commit and dirty flag."""
+    import hashlib
+    import platform
+
+    lock = settings.REPO_ROOT / "requirements.txt"
+    commit, dirty = code_state()
+    return {"env.lock_md5": hashlib.md5(lock.read_bytes()).hexdigest() if lock.exists() else "unknown",
+            "env.python": platform.python_version(),
+            "code.commit": f"{commit}+dirty" if dirty == "true" else commit, "code.dirty": dirty}
 
 
 def cause_tag(cause: dict[str, Any], limit: int = TAG_LIMIT) -> str:

@@ -183,7 +183,16 @@ def train(config: PipelineConfig, snapshot: pd.DataFrame, estimator: str | None 
         candidates.append(Candidate(params, score(model, valid_part, config)))
         log.info("candidate %s: %s", params, candidates[-1].metrics)
     best = (max if higher_is_better else min)(candidates, key=lambda c: c.metrics[primary])
-    model = make_model(config, estimator, best.params).fit(prepare(train_rows, config), target(train_rows, config))
-    return TrainingResult(model=model, estimator=estimator, params=best.params,
-                          holdout_metrics=score(model, holdout, config), candidates=candidates,
-                          train_rows=len(train_rows), holdout_rows=len(holdout))
+    model, holdout_metrics = refit(config, snapshot, estimator, best.params)
+    return TrainingResult(model=model, estimator=estimator, params=best.params, holdout_metrics=holdout_metrics,
+                          candidates=candidates, train_rows=len(train_rows), holdout_rows=len(holdout))
+
+
+def refit(config: PipelineConfig, snapshot: pd.DataFrame, estimator: str,
+          params: dict[str, Any]) -> tuple[Pipeline, dict[str, float]]:
+    """Fit ``estimator`` with ``params`` on the snapshot's train split; score it on its holdout.
+
+    The last step of :func:`train`, and what ``make reproduce`` runs again with a version's recorded params."""
+    train_rows = snapshot[snapshot[SPLIT_COLUMN] == "train"]
+    model = make_model(config, estimator, params).fit(prepare(train_rows, config), target(train_rows, config))
+    return model, score(model, snapshot[snapshot[SPLIT_COLUMN] == "holdout"], config)

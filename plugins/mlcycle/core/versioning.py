@@ -90,3 +90,37 @@ def load_version(relative_path: str, md5: str, root: Path | None = None, remote:
         data = target.read_bytes()
     log.info("loaded %s from DVC (md5 %s)", relative_path, md5)
     return data
+
+
+class SnapshotMissing(FileNotFoundError):
+    """The DVC remote no longer holds a version's data."""
+
+
+def restore(pointer_text: str, md5: str, folder: Path, remote: str | None = None) -> Path:
+    """Pull the content a DVC pointer names from the remote alone (a new repo under ``folder``, no cache).
+
+    The returned file's md5 is checked against ``md5``; content missing from the remote raises
+    :class:`SnapshotMissing` naming the md5 and the remote.
+    """
+    from dvc.exceptions import DvcException
+
+    remote = remote or settings.dvc_remote_uri()
+    outs = yaml.safe_load(pointer_text)["outs"][0]
+    if outs["md5"] != md5:
+        raise ValueError(f"the recorded DVC pointer holds md5 {outs['md5']}, the lineage tag says {md5}")
+    logging.getLogger("dvc.repo.init").setLevel(logging.WARNING)  # not "Initialized DVC repository." each time
+    repo = _repo(folder, remote)
+    pointer = folder / f"{outs['path']}.dvc"
+    pointer.write_text(pointer_text)
+    try:
+        repo.pull(targets=[str(pointer)])
+    except DvcException as exc:
+        raise SnapshotMissing(
+            f"the DVC remote {remote} has no object with md5 {md5}: the training "
+            "snapshot of this version is lost: push it again from a DVC cache or workspace that still has it "
+            "(dvc push), or point MLCYCLE_DVC_REMOTE at the remote that holds it") from exc
+    target = folder / outs["path"]
+    if not target.exists() or hashlib.md5(target.read_bytes()).hexdigest() != md5:
+        raise SnapshotMissing(f"the DVC remote {remote} did not give back md5 {md5} for {outs['path']}")
+    log.info("restored %s (md5 %s) from the DVC remote %s", outs["path"], md5, remote)
+    return target

@@ -1,7 +1,8 @@
 """Train, evaluate, register and roll back one model of one pipeline, in plain Python (no Airflow).
 
 Lineage: every model version carries the md5 and DVC pointer of its training snapshot, the GX
-results of the days in it, the code commit and the Airflow run that made it.
+results of the days in it, the code commit (and whether the tree was dirty), the lock file's md5 and
+the Python version, and the Airflow run that made it. ``tools/reproduce.py`` turns them back into the model.
 """
 
 from __future__ import annotations
@@ -53,10 +54,10 @@ def _lineage(config: PipelineConfig, snapshot, uri: str, version: versioning.Dat
     dates = sorted(snapshot[config.date_column].dt.strftime("%Y-%m-%d").unique())
     gx = {d: storage.read_manifest(lake.partition("validated", config.name, d)).get("gx", {}) for d in dates}
     tags = {
-        "data.md5": version.md5, "data.dvc_pointer": f"{version.path}.dvc",
+        "data.md5": version.md5, "data.dvc_pointer": f"{version.path}.dvc", "data.dvc_remote": version.remote,
         "data.snapshot_uri": uri, "data.window": f"{dates[0]}..{dates[-1]}", "data.rows": str(len(snapshot)),
         "gx.days_validated": str(len(gx)), "gx.all_published": str(all(g for g in gx.values())).lower(),
-        "code.commit": tracking.git_commit(), "estimator": estimator,
+        **tracking.environment_tags(), "estimator": estimator,
         "cause": tracking.cause_tag(cause or {"type": "manual"}), **tracking.alert_ids_tag(cause or {}),
         **{f"airflow.{k}": v for k, v in (airflow or {}).items()},
     }
@@ -80,7 +81,9 @@ def train_model(config: PipelineConfig, end: str | None = None, window_days: int
         metrics={f"holdout_{k}": v for k, v in result.holdout_metrics.items()},
         children=[(c.params, {f"validation_{k}": v for k, v in c.metrics.items()}) for c in result.candidates],
         artifacts={"data/training_snapshot.parquet.dvc": version.pointer_text,
-                   "data/gx_results.json": json.dumps(gx, indent=1)},
+                   "data/gx_results.json": json.dumps(gx, indent=1),
+                   "config/pipeline.json": config.model_dump_json(indent=1),
+                   "config/params.json": json.dumps(result.params, indent=1)},
         tags=tags)
     number = registry.register_candidate(config.model_name, config.description, run["model_uri"], tags)
     return {"version": number, "run_id": run["run_id"], "experiment_id": run["experiment_id"],
@@ -145,9 +148,46 @@ def register_model(config: PipelineConfig, version: int, airflow_run: str = "", 
     else:
         raise registry.RegistryError(f"{config.model_name} v{version} has not been evaluated (gate={gate}); "
                                      f"run evaluate_{config.name} first")
+    champion = registry.alias_version(config.model_name, registry.CHAMPION)
+    onnx = export_onnx(config, version) if gate == "passed" and champion == version else {}
     notify_serving(config)
     publish_card(config, version)
-    return {**record, "champion": registry.alias_version(config.model_name, registry.CHAMPION)}
+    return {**record, "champion": champion, **onnx}
+
+
+def export_onnx(config: PipelineConfig, version: int) -> dict[str, str]:
+    """The version's ONNX twin as the run artifact ``onnx/model.onnx``, checked on its holdout; the
+    outcome goes to the version's tags (``onnx``, ``onnx.max_abs_diff`` or ``onnx.reason``). A model
+    that cannot be converted is recorded, never an error: the promotion stands."""
+    import tempfile
+    from pathlib import Path
+
+    from mlcycle.core import onnx_export
+
+    info = registry.version_info(config.model_name, version)
+    model = registry.load_model(config.model_name, version)
+    snapshot = storage.read_partition(info["tags"]["data.snapshot_uri"])
+    holdout = training.prepare(snapshot[snapshot[training.SPLIT_COLUMN] == "holdout"], config,
+                               list(getattr(model, "feature_names_in_", [])) or None)
+    limit, relative, reason = onnx_export.tolerance(model)
+    try:
+        onnx_bytes = onnx_export.convert(model, config.columns)
+        gap = onnx_export.parity(model, onnx_bytes, holdout, config.columns)
+        if gap > limit:
+            raise onnx_export.OnnxExportError(f"onnxruntime differs from scikit-learn by {gap} on the holdout "
+                                              f"(tolerance {limit})")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.onnx"
+            path.write_bytes(onnx_bytes)
+            tracking.client().log_artifact(info["run_id"], str(path), "onnx")
+        tags = {"onnx": "exported", "onnx.artifact": "onnx/model.onnx", "onnx.max_abs_diff": f"{gap:.3g}",
+                "onnx.tolerance": f"{limit:g}{' relative' if relative else ''}: {reason}"}
+    except onnx_export.OnnxExportError as exc:
+        log.warning("%s v%s: no ONNX export: %s", config.model_name, version, exc)
+        tags = {"onnx": "failed", "onnx.reason": str(exc)[:tracking.TAG_LIMIT]}
+    for key, value in tags.items():
+        tracking.client().set_model_version_tag(config.model_name, str(version), key, value)
+    return tags
 
 
 def publish_card(config: PipelineConfig, version: int) -> str | None:
