@@ -256,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     january = landing.days("2013-01-01", args.january)
     july = landing.days("2013-07-01", args.july + 1)
 
+    acts = [("start the stack", time.monotonic() - started)]
+    mark = time.monotonic()
     print("\n== 1. January: ingest, validate, and the first champion", flush=True)
     land_and_ingest(client, config, january, args.timeout)
     train_and_gate(client, config.name, {"reason": f"first model on {january[0]}..{january[-1]}"}, args.timeout)
@@ -266,17 +268,23 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("the first model did not pass the Evidently gate, so there is no champion to monitor "
                          "against; see the reasons above and the thresholds in include/pipelines/flights.yaml")
 
+    acts.append(("1. January: ingest, validate, first champion", time.monotonic() - mark))
+    mark = time.monotonic()
     print("\n== 2. July: a new season lands; monitor_flights compares it with the champion's January data",
           flush=True)
     land_and_ingest(client, config, july[:-1], args.timeout)
     print("waiting for drift.flights -> train_flights (Asset) -> evaluate -> register ...", flush=True)
     wait_for_retraining(client, config.name, args.timeout)
 
+    acts.append(("2. July: drift, retraining, gate", time.monotonic() - mark))
+    mark = time.monotonic()
     print(f"\n== 3. {july[-1]} lands and is scored by the champion the gate chose", flush=True)
     land_and_ingest(client, config, july[-1:], args.timeout)
     wait_for_runs(client, [f"score_{config.name}", f"monitor_{config.name}"], {}, args.timeout)
+    acts.append((f"3. {july[-1]} scored by the new champion", time.monotonic() - mark))
     print(summary(rt, client, config.name, january + july))
-    print(f"\nThe demo took {(time.monotonic() - started) / 60:.1f} min.")
+    print("\n" + "\n".join(f"  {name:<46} {seconds:6.0f} s" for name, seconds in acts))
+    print(f"The demo took {(time.monotonic() - started) / 60:.1f} min.")
 
 
 if __name__ == "__main__":

@@ -123,6 +123,20 @@ def embedded_airflow_env(port: int, passwords_file: Path, username: str) -> dict
     }
 
 
+def task_start_env(preload: bool) -> dict[str, str]:
+    """How the scheduler's LocalExecutor starts task processes. Each task process is forked from an executor
+    worker, and with ``preload`` the workers come from a ``forkserver`` that imported the stages' heavy
+    libraries once (:data:`mlcycle.stages.libraries.ALL`): a task inherits them instead of paying seconds
+    of imports (Airflow's ``[scheduler] mp_start_method`` and ``mp_forkserver_preload``). Without it,
+    Python's default (``fork`` from the scheduler, which has not imported them)."""
+    from mlcycle.stages import libraries
+
+    if not preload:
+        return {}
+    return {"AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+            "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": ",".join(libraries.ALL)}
+
+
 def sizing_env(parallelism: int) -> dict[str, str]:
     """Task slots and database connections for a small machine (2 cores): ``parallelism`` tasks at once, in
     the executor, per DAG and in the default pool; at most 3 + 7 connections per Airflow component but the
