@@ -36,7 +36,11 @@ def _breakdown(label: str, tasks: list[dict[str, Any]]) -> None:
                      _figure([t["running"] for t in mine])])
     rows.append(["sum, all tasks", str(len(tasks)),
                  *(secs(sum(t[p] or 0 for t in tasks), 0) for p in PHASES), secs(sum(t["running"] for t in tasks), 0)])
-    table(rows, ["task", "n", *PHASES, "process"], right=range(1, len(PHASES) + 3))
+    table(rows, ["task", "n", *PHASES, "running"], right=range(1, len(PHASES) + 3))
+    states: dict[str, int] = {}
+    for task in tasks:
+        states[task["state"]] = states.get(task["state"], 0) + 1
+    say(f"  task instances by state: {states}; the first task waits for the forkserver's preload (queued)")
 
 
 def _overhead(off: list[dict[str, Any]], on: list[dict[str, Any]]) -> None:

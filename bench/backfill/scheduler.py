@@ -112,7 +112,8 @@ def _manifest() -> str:
 
 
 def _wait(ctx, rt, client, count: int, label: str) -> int:
-    """Until every day is validated, or every run has finished for a few polls (a day failed)."""
+    """Until every day is validated and every run has finished (a validate run may publish a day from the
+    lake before that day's ingest task has finished), or every run has finished for a few polls."""
     from mlcycle.tools.airflow_client import FINISHED
 
     guard = time.monotonic() + max(ctx.args.timeout, 30 * count)
@@ -125,10 +126,8 @@ def _wait(ctx, rt, client, count: int, label: str) -> int:
         if line != shown:
             say(f"    {time.strftime('%H:%M:%S')} {label}: {line}")
             shown = line
-        if validated == count:
-            return validated
         settled = settled + 1 if runs and all(r["state"] in FINISHED for r in runs) else 0
-        if settled >= 5:
+        if (validated == count and settled) or settled >= 5:  # a day failed: its runs are done all the same
             return validated
         time.sleep(POLL)
     raise BenchError(f"{label}: not done after the hang guard; see {rt.logs}")

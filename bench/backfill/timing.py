@@ -1,8 +1,9 @@
 """Each task instance's time, split into phases: the REST API's timestamps joined with the operator's log line.
 
-The ``task timing:`` line (:data:`mlcycle.orchestration.operators.base.TIMING`) gives, in epoch seconds,
-when the task process started (``process``), entered ``execute`` (``entered``), finished its heavy imports
-(``imported``) and its work (``worked``). Tasks that are not pipeline operators (the sensor, the date
+The task instance's ``start_date`` is when its supervisor had forked the task process (just before telling
+the API it runs). The ``task timing:`` line (:data:`mlcycle.orchestration.operators.base.TIMING`) gives, in
+epoch seconds, when the task entered ``execute`` (``entered``), finished its heavy imports (``imported``)
+and its work (``worked``). Tasks that are not pipeline operators (the sensor, the date
 list) have no such line: their running time counts as ``work``.
 """
 
@@ -47,13 +48,12 @@ def join(tasks: list[dict[str, Any]], logged: dict) -> list[dict[str, Any]]:
             continue
         queued, scheduled = epoch(ti.get("queued_when")), epoch(ti.get("scheduled_when"))
         marks = logged.get((ti["dag_id"], ti["dag_run_id"], ti["task_id"], ti["map_index"], ti["try_number"]), {})
-        process = marks.get("process", start)
-        phases = {"scheduled": _gap(queued, scheduled), "queued": _gap(process, queued)}
+        phases = {"scheduled": _gap(queued, scheduled), "queued": _gap(start, queued)}
         if marks:
-            phases.update(start=marks["entered"] - process, imports=marks["imported"] - marks["entered"],
+            phases.update(start=marks["entered"] - start, imports=marks["imported"] - marks["entered"],
                           work=marks["worked"] - marks["imported"], finish=end - marks["worked"])
         else:
             phases.update(start=None, imports=None, work=end - start, finish=None)
         rows.append({"task": f"{ti['dag_id'].split('_')[0]}.{ti['task_id']}", "state": ti["state"],
-                     "end": end, "running": end - process, **phases})
+                     "end": end, "running": end - start, **phases})
     return rows

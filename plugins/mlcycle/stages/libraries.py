@@ -2,8 +2,8 @@
 
 A task process pays for these imports before its work starts: Great Expectations, Evidently, MLflow and
 scikit-learn take seconds each, far more than one day's work. The embedded stack preloads :data:`ALL` in
-the process its task processes are forked from (see :func:`mlcycle.tools.stack.task_start_env`), so a
-task finds them in ``sys.modules`` already. Each operator imports its own list first
+the process its task processes are forked from (:mod:`mlcycle.orchestration.preload`), so a task finds
+them in ``sys.modules`` already. Each operator imports its own list first
 (:meth:`mlcycle.orchestration.operators.base.PipelineOperator.execute`), so that its log tells import
 time from work: near nothing when preloaded.
 

@@ -58,8 +58,8 @@ class PipelineOperator(BaseOperator):
         """:meth:`run`, with bad data or config failing the task at once: retries cannot fix a bad file.
 
         The MLflow password of the environment is masked in the task's log first. The log ends with a
-        :data:`TIMING` line: when this process started, and when its imports and its work ended
-        (epoch seconds), which ``python -m bench backfill`` joins with the task instance's timestamps."""
+        :data:`TIMING` line: when ``execute`` was entered, and when its imports and its work ended (epoch
+        seconds), which ``python -m bench backfill`` joins with the task instance's timestamps."""
         from airflow.sdk.log import mask_secret
 
         if password := settings.mlflow_client_password():
@@ -73,7 +73,7 @@ class PipelineOperator(BaseOperator):
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
         finally:
             marks["worked"] = time.time()
-            self.log.info("%s %s", TIMING, " ".join(f"{k}={v:.3f}" for k, v in {**_process_start(), **marks}.items()))
+            self.log.info("%s %s", TIMING, " ".join(f"{k}={v:.3f}" for k, v in marks.items()))
 
     def emit(self, context: Context, extra: dict[str, Any]) -> None:
         """Attach ``extra`` to the event of this operator's Asset, when it is one of its outlets."""
@@ -116,12 +116,3 @@ def trigger_extras(context: Context) -> list[dict[str, Any]]:
     return [{"asset": str(getattr(event, "asset", "")), **(event.extra or {})}
             for events in context["triggering_asset_events"].values() for event in events]
 
-
-def _process_start() -> dict[str, float]:
-    """When this task process started (epoch seconds), as the OS tells it; nothing when it cannot."""
-    import psutil
-
-    try:
-        return {"process": psutil.Process().create_time()}
-    except psutil.Error:
-        return {}
