@@ -53,7 +53,9 @@ def run(ctx) -> None:
     results = {}
     if not ctx.args.skip_plain:
         results["plain"] = scheduler.plain(ctx, days, landed)
-    for variant in variants:
-        results[f"preload {variant}"] = scheduler.on_stack(ctx, days, landed, variant == "on")
-    report.print_all(results, len(days))
+    try:
+        for variant in variants:
+            results[f"preload {variant}"] = scheduler.on_stack(ctx, days, landed, variant == "on")
+    finally:  # what was measured is printed, also when a later variant fails
+        report.print_all(results, len(days))
     say_load_at_end()

@@ -116,7 +116,7 @@ def _wait(ctx, rt, client, count: int, label: str) -> int:
     lake before that day's ingest task has finished), or every run has finished for a few polls."""
     from mlcycle.tools.airflow_client import FINISHED
 
-    guard = time.monotonic() + max(ctx.args.timeout, 30 * count)
+    guard = time.monotonic() + max(ctx.args.timeout, 180 * count)  # a hang guard: 3 minutes a day, under load
     settled, shown = 0, None
     while time.monotonic() < guard:
         validated = _validated(rt)
