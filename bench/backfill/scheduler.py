@@ -84,7 +84,7 @@ def on_stack(ctx, days: list[str], landed: Path, preload: bool) -> dict[str, Any
     say(f"  scheduler, {label}: starting a stack in {rt.home} ...")
     try:
         runtime.start(rt)
-        client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
+        client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password(), timeout=120)
         client.wait_for_dags(list(DAGS), timeout=300)
         for dag_id in DAGS:  # only these two: no other pipeline's DAG takes a slot
             client.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
@@ -114,13 +114,16 @@ def _manifest() -> str:
 def _wait(ctx, rt, client, count: int, label: str) -> int:
     """Until every day is validated and every run has finished (a validate run may publish a day from the
     lake before that day's ingest task has finished), or every run has finished for a few polls."""
-    from mlcycle.tools.airflow_client import FINISHED
+    from mlcycle.tools.airflow_client import FINISHED, AirflowUnavailable
 
     guard = time.monotonic() + max(ctx.args.timeout, 180 * count)  # a hang guard: 3 minutes a day, under load
     settled, shown = 0, None
     while time.monotonic() < guard:
         validated = _validated(rt)
-        runs = [r for dag_id in DAGS for r in _pages(client, f"/dags/{dag_id}/dagRuns", "dag_runs")]
+        try:
+            runs = [r for dag_id in DAGS for r in _pages(client, f"/dags/{dag_id}/dagRuns", "dag_runs")]
+        except AirflowUnavailable:  # the API server is slow to answer under load: ask again
+            continue
         still = sum(r["state"] not in FINISHED for r in runs)
         line = f"{validated}/{count} days validated, {len(runs)} runs, {still} open"
         if line != shown:
