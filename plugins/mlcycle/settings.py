@@ -135,6 +135,12 @@ def embedded_parallelism() -> int:
     return int(os.environ.get("MLCYCLE_PARALLELISM", "4"))
 
 
+def task_preload() -> bool:
+    """Whether the embedded scheduler preloads the stages' libraries for its task processes
+    (``$MLCYCLE_TASK_PRELOAD``, default on; ``0`` turns it off)."""
+    return os.environ.get("MLCYCLE_TASK_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def airflow_api(default_url: str) -> tuple[str, str | None, str | None]:
     """Airflow's REST API for the alert CLI: ``$AIRFLOW_URL``, ``$AIRFLOW_USERNAME``, ``$AIRFLOW_PASSWORD``."""
     return (os.environ.get("AIRFLOW_URL", default_url), os.environ.get("AIRFLOW_USERNAME"),

@@ -6,6 +6,7 @@ with its own state folder, and the tests inspect the reports.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,3 +201,22 @@ def test_validation_writes_only_under_the_state_folder(run: Run) -> None:
 def test_unknown_suite(state: Path) -> None:
     with pytest.raises(quality.QualityError, match="no expectation suite 'nosuch'"):
         quality.validate(pd.DataFrame({"x": [1]}), "nosuch", "unit-nosuch")
+
+
+def test_the_data_docs_index_lists_the_latest_runs_and_every_run_keeps_its_page(
+        run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index reads every result it lists: it lists the latest ``validation_results_limit`` runs (the
+    project's 30; 2 here), so a long backfill does not slow down day after day."""
+    project = tmp_path / "gx-project"
+    shutil.copytree(settings.gx_project_dir(), project)
+    config = project / "great_expectations.yml"
+    assert "validation_results_limit: 30" in config.read_text()
+    config.write_text(config.read_text().replace("validation_results_limit: 30", "validation_results_limit: 2"))
+    monkeypatch.setenv("MLCYCLE_GX_DIR", str(project))
+    monkeypatch.setenv("MLCYCLE_HOME", str(tmp_path / "state"))
+    reports = [quality.validate(run.clean.frame.head(30), "flights", f"limit-run-{i}") for i in range(3)]
+    index = quality.data_docs_index().read_text()
+    assert "limit-run-0" not in index
+    assert "limit-run-1" in index
+    assert "limit-run-2" in index
+    assert all(Path(r.docs_url.removeprefix("file://")).is_file() for r in reports)

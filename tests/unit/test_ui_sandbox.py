@@ -180,6 +180,6 @@ def test_evidentlys_embedded_data_cannot_close_its_script(client, lake, token):
 
 def test_the_demo_summary_prints_no_control_character():
     """The demo prints reasons and tags to a terminal: no escape sequence from data reaches it."""
-    from mlcycle.tools.demo import terminal_safe
+    from mlcycle.tools.demo_summary import terminal_safe
 
     assert terminal_safe("drift\x1b]0;pwned\x07 on\x9b2J temp,\tdewp\nnext") == "drift]0;pwned on2J temp,\tdewp\nnext"

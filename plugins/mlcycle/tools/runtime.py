@@ -58,12 +58,14 @@ class Runtime:
     config: Mapping[str, str] = field(default_factory=dict)  # more AIRFLOW__* settings (tests: short timeouts)
     mlflow_auth: bool = False  # MLflow behind its basic-auth app
     serving_port: int | None = None  # the serving app's port; None: no serving component (tests' stacks)
+    preload: bool = True  # task processes inherit the stages' libraries (stack.task_start_env)
 
     @classmethod
     def from_env(cls) -> Runtime:
         return cls(settings.state_dir(), *settings.embedded_ports(), database=settings.embedded_database(),
                    database_url=settings.database_url(), parallelism=settings.embedded_parallelism(),
-                   mlflow_auth=settings.mlflow_auth(), serving_port=settings.serving_port())
+                   mlflow_auth=settings.mlflow_auth(), serving_port=settings.serving_port(),
+                   preload=settings.task_preload())
 
     @property
     def airflow_url(self) -> str:
@@ -158,6 +160,7 @@ class Runtime:
             **stack.stack_env(self.home, self.airflow_home, self.database_uri("airflow")),
             **stack.embedded_airflow_env(self.airflow_port, self.airflow_home / "passwords.json", USERNAME),
             **stack.sizing_env(self.parallelism),
+            **stack.task_start_env(self.preload),
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
             "AIRFLOW__API_AUTH__JWT_SECRET": jwt,
             "AIRFLOW__CORE__FERNET_KEY": fernet,

@@ -133,6 +133,19 @@ def embedded_airflow_env(port: int, passwords_file: Path, username: str) -> dict
     }
 
 
+def task_start_env(preload: bool) -> dict[str, str]:
+    """How the scheduler's LocalExecutor starts task processes. Each task process is forked from an executor
+    worker; with ``preload`` the workers come from a ``forkserver`` that imported, once, what tasks import
+    (:mod:`mlcycle.orchestration.preload`: the stages' heavy libraries, Airflow's task runner), so a task
+    inherits them instead of paying seconds of imports (Airflow's ``[scheduler] mp_start_method`` and
+    ``mp_forkserver_preload``). Without it, Python's default: workers forked from the scheduler, which
+    has imported none of them."""
+    if not preload:
+        return {}
+    return {"AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+            "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": "mlcycle.orchestration.preload"}
+
+
 def sizing_env(parallelism: int) -> dict[str, str]:
     """Task slots and database connections for a small machine (2 cores): ``parallelism`` tasks at once, in
     the executor, per DAG and in the default pool; at most 3 + 7 connections per Airflow component but the

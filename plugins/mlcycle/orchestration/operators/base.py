@@ -9,6 +9,7 @@ mapped operator passes its outlets to ``partial()``, as the factory does.
 from __future__ import annotations
 
 import functools
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
@@ -18,12 +19,14 @@ from mlcycle import settings
 from mlcycle.errors import DataError
 from mlcycle.orchestration.assets import pipeline_asset
 from mlcycle.orchestration.notifiers import IncidentNotifier
+from mlcycle.stages import libraries
 
 if TYPE_CHECKING:
     from mlcycle.core.config import PipelineConfig
     from mlcycle.stages.policy import Decision
 
 EMPTY = (None, "", "None")  # what an unset Param renders to in a templated field
+TIMING = "task timing:"  # the log line that splits a task's time (read by bench/backfill)
 
 
 class PipelineOperator(BaseOperator):
@@ -33,6 +36,7 @@ class PipelineOperator(BaseOperator):
     """
 
     emits: ClassVar[str | None] = None  # the Asset kind this operator publishes, if any
+    heavy_imports: ClassVar[tuple[str, ...]] = ()  # what run() imports at first use (mlcycle.stages.libraries)
 
     def __init__(self, *, pipeline: str, **kwargs: Any) -> None:
         if self.emits and kwargs.get("outlets") is None:
@@ -53,15 +57,23 @@ class PipelineOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         """:meth:`run`, with bad data or config failing the task at once: retries cannot fix a bad file.
 
-        The MLflow password of the environment is masked in the task's log first."""
+        The MLflow password of the environment is masked in the task's log first. The log ends with a
+        :data:`TIMING` line: when ``execute`` was entered, and when its imports and its work ended (epoch
+        seconds), which ``python -m bench backfill`` joins with the task instance's timestamps."""
         from airflow.sdk.log import mask_secret
 
         if password := settings.mlflow_client_password():
             mask_secret(password)
+        marks = {"entered": time.time()}
+        libraries.load(self.heavy_imports)
+        marks["imported"] = time.time()
         try:
             return self.run(context)
         except DataError as exc:
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            marks["worked"] = time.time()
+            self.log.info("%s %s", TIMING, " ".join(f"{k}={v:.3f}" for k, v in marks.items()))
 
     def emit(self, context: Context, extra: dict[str, Any]) -> None:
         """Attach ``extra`` to the event of this operator's Asset, when it is one of its outlets."""
@@ -103,3 +115,4 @@ def trigger_extras(context: Context) -> list[dict[str, Any]]:
     """The triggering Asset events' extras, each with the Asset it came from."""
     return [{"asset": str(getattr(event, "asset", "")), **(event.extra or {})}
             for events in context["triggering_asset_events"].values() for event in events]
+

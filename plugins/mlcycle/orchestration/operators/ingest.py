@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from mlcycle.orchestration.operators.base import PipelineOperator
+from mlcycle.stages import libraries
 
 
 class IngestDatesOperator(BaseOperator):
@@ -71,6 +72,7 @@ class IngestOperator(PipelineOperator):
     template_fields: Sequence[str] = ("ds", "landing_uri")
     ui_color = "#e8f4e8"
     emits = "raw"
+    heavy_imports = libraries.INGEST
 
     def __init__(self, *, ds: str = "{{ ds }}", landing_uri: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

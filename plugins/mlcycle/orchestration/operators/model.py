@@ -15,9 +15,12 @@ from mlcycle.orchestration import links
 from mlcycle.orchestration.links import GateReportLink, MlflowRunLink, ModelVersionLink
 from mlcycle.orchestration.notifiers import PromotionNotifier
 from mlcycle.orchestration.operators.base import PipelineOperator, trigger_extras
+from mlcycle.stages import libraries
 
 
 class _ModelOperator(PipelineOperator):
+    heavy_imports = libraries.MODELS
+
     def persist_links(self, context: Context, version: int, experiment_id: str | None = None,
                       run_id: str | None = None) -> None:
         """Store the URLs of this operator's links to the version, its run and its gate report."""

@@ -12,6 +12,7 @@ from mlcycle.orchestration import links
 from mlcycle.orchestration.links import DriftReportLink, MlflowRunLink
 from mlcycle.orchestration.notifiers import DriftNotifier
 from mlcycle.orchestration.operators.base import PipelineOperator
+from mlcycle.stages import libraries
 
 
 class ScoreOperator(PipelineOperator):
@@ -22,6 +23,7 @@ class ScoreOperator(PipelineOperator):
 
     template_fields: Sequence[str] = ("ds",)
     ui_color = "#e0f2fe"
+    heavy_imports = libraries.MODELS
 
     def __init__(self, *, ds: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -46,6 +48,7 @@ class MonitorOperator(PipelineOperator):
     template_fields: Sequence[str] = ("ds", "drift_share", "quality_drop")
     operator_extra_links = (DriftReportLink(), MlflowRunLink())
     ui_color = "#fef3c7"
+    heavy_imports = libraries.MODELS
 
     def __init__(self, *, ds: str, drift_share: Any = "{{ params.drift_share }}",
                  quality_drop: Any = "{{ params.quality_drop }}", **kwargs: Any) -> None:

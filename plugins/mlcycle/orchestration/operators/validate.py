@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import Context
 
 from mlcycle.orchestration.operators.base import PipelineOperator, trigger_extras
+from mlcycle.stages import libraries
 
 
 class ResolvePartitionsOperator(PipelineOperator):
@@ -48,6 +49,7 @@ class ValidateOperator(PipelineOperator):
     template_fields: Sequence[str] = ("ds", "accept_volume")
     ui_color = "#fff4d6"
     emits = "validated"
+    heavy_imports = libraries.VALIDATE
 
     def __init__(self, *, ds: str, accept_volume: str | bool = "{{ params.accept_volume | default(false) }}",
                  **kwargs: Any) -> None:
