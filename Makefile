@@ -16,7 +16,8 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser new-pipeline chromium
+.PHONY: help venv demo stop status clean test test-unit lint bench lock drift-alert compose-parser new-pipeline chromium \
+	prod-local prod-stop prod-status redis-server
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,7 +52,7 @@ status: $(STAMP) ## each component: pid, up since, restarts, health (exit 1 when
 clean: stop ## stop everything and delete all state (.state/)
 	rm -rf .state
 
-test: $(STAMP) lint compose-parser chromium ## lint, then unit, DAG, integration and end-to-end tests
+test: $(STAMP) lint compose-parser chromium redis-server ## lint, then unit, DAG, integration and end-to-end tests
 	@$(PY) -m pytest
 
 compose-parser: ## Debian's docker-compose, to validate docker-compose.yaml without a Docker engine
@@ -59,6 +60,18 @@ compose-parser: ## Debian's docker-compose, to validate docker-compose.yaml with
 
 chromium: ## Debian's chromium, for the browser tests (Playwright drives it)
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+redis-server: ## Debian's redis-server, the Celery broker of the native production topology
+	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
+
+prod-local: $(STAMP) redis-server ## docker-compose.yaml's topology as native processes (Celery, Redis, S3 stand-in, MLflow)
+	@$(PY) -m mlcycle.tools.topology start
+
+prod-stop: $(STAMP) ## stop the native production topology
+	@$(PY) -m mlcycle.tools.topology stop
+
+prod-status: $(STAMP) ## each component of the native production topology: ok or DOWN
+	@$(PY) -m mlcycle.tools.topology status
 
 test-unit: $(STAMP) ## only the fast tests (no scheduler)
 	@$(PY) -m pytest tests/unit tests/dags

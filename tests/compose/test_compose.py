@@ -137,3 +137,17 @@ def test_mlflow_runs_behind_its_auth_app_and_airflow_reaches_it_as_the_service_a
         assert airflow["environment"]["MLFLOW_TRACKING_PASSWORD"] == account["MLCYCLE_MLFLOW_SERVICE_PASSWORD"]
         assert account["MLCYCLE_MLFLOW_SERVICE_PASSWORD"] == _secrets_filled()["MLFLOW_PIPELINE_PASSWORD"]
         assert airflow["depends_on"]["mlflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_every_image_of_another_project_is_pinned_to_an_exact_tag():
+    """No ``latest`` or moving minor tag: a rebuild months later starts the same servers."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    images = {name: s["image"] for name, s in services.items() if "image" in s and "MLCYCLE_IMAGE" not in s["image"]}
+    assert images, "compose names the images of Postgres, Redis and MinIO"
+    for name, image in images.items():
+        tag = image.rpartition(":")[2]
+        assert ":" in image, f"{name}: {image} has no tag"
+        assert tag != "latest", f"{name}: {image} is not pinned"
+        assert re.fullmatch(r"\d+\.\d+(\.\d+)?|RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ", tag), f"{name}: {image}"
+        if re.fullmatch(r"[\d.]+", tag):
+            assert tag.count(".") >= 1 + (name == "redis"), f"{name}: {image} moves with each patch release"

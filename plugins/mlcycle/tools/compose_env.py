@@ -8,7 +8,7 @@ topology runs, and a setting that compose requires (``${VAR:?...}``) is required
 - :func:`load`: the file, YAML anchors and ``<<`` merges resolved (PyYAML does both);
 - :func:`env_file`: the variables of an ``.env`` file (python-dotenv, the parser compose's docs follow);
 - :func:`interpolate`: compose's substitution: ``$$``, ``$VAR``, ``${VAR}``, ``${VAR:-default}``,
-  ``${VAR-default}``, ``${VAR:?error}``, ``${VAR?error}``;
+  ``${VAR-default}``, ``${VAR:?error}``, ``${VAR?error}`` (a default holding another ``${...}`` is not supported);
 - :func:`service`: one service with every string interpolated;
 - :func:`loopback`: ``<service>:<port>`` in URLs (after ``//`` or ``@``) replaced by ``127.0.0.1:<port>``.
 """

@@ -179,6 +179,14 @@ class Topology:
         return {k: v for k, v in self.airflow_env().items()
                 if k.startswith(("MLCYCLE_", "MLFLOW_", "AIRFLOW_CONN_"))}
 
+    def s3(self):
+        """A boto3 S3 client of the stand-in itself (not through the fault proxy)."""
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.url("moto"), region_name="us-east-1",
+                            aws_access_key_id=self.variables["MINIO_ROOT_USER"],
+                            aws_secret_access_key=self.variables["MINIO_ROOT_PASSWORD"])
+
     # --- components ---------------------------------------------------------------------------------------
     def components(self) -> list[dict[str, Any]]:
         from mlcycle.tools import topology_parts

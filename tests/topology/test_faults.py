@@ -1,0 +1,187 @@
+"""Faults injected on the native production topology; each run must finish with nothing lost, nothing
+duplicated and nothing partial: the day's raw partition has the same md5 and the same objects on S3 as
+its undisturbed run, and its run of ``ingest_flights`` succeeds.
+
+    worker   kill -9 of the Celery worker running the ingest task: Airflow notices the silent task within
+             seconds (FAST_RECOVERY), retries it on a worker, and it succeeds
+    s3       the S3 stand-in answers 503 SlowDown (the loopback proxy) while a run starts: tasks retry
+    postgres PostgreSQL stopped and restarted while the ingest task runs: the components reconnect
+    redis    Redis restarted while a task waits in its queue (workers paused): the message is still there
+             after the restart (append-only file), and the task runs
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from mlcycle.tools.stack import poll_until
+
+pytestmark = pytest.mark.topology
+GUARD = 600  # seconds; only stops a stuck run from hanging CI
+
+
+def _components(stack) -> dict:
+    from mlcycle.tools import control
+
+    return control.read_status(stack.rt)["components"]
+
+
+def _signal(stack, name: str, sig: int) -> None:
+    os.killpg(_components(stack)[name]["pid"], sig)
+
+
+def _tis(stack, run_id: str) -> list[dict]:
+    return stack.client.get(f"/dags/ingest_flights/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+
+
+def _published(stack, ds: str) -> tuple[str, list[str]]:
+    """The raw partition's md5 and its objects on S3 (keys and sizes)."""
+    from mlcycle.core import lake, storage
+
+    md5 = storage.read_manifest(lake.partition("raw", "flights", ds))["md5"]
+    prefix = f"lake/raw/flights/ds={ds}/"
+    objects = stack.rt.s3().list_objects_v2(Bucket="mlcycle", Prefix=prefix).get("Contents", [])
+    return md5, sorted(f"{o['Key']}:{o['Size']}" for o in objects)
+
+
+def _undisturbed(stack, ds: str) -> tuple[str, list[str]]:
+    """The day as an undisturbed run published it (runs one when the chain module did not)."""
+    from mlcycle import settings
+    from mlcycle.core import storage
+    from mlcycle.sources import nycflights
+
+    try:
+        return _published(stack, ds)
+    except storage.PartitionNotFound:
+        nycflights.land_day(ds, settings.landing_uri(), stack.config.landing_path(ds))
+        _finish(stack, stack.client.trigger("ingest_flights", conf={"from_date": ds, "to_date": ds}))
+        return _published(stack, ds)
+
+
+def _finish(stack, run: dict, during: Callable[[list[dict]], bool] = lambda _: True) -> list[dict]:
+    """Wait for ``run`` to finish; ``during(task instances)`` is called on the way until it returns True."""
+    pending = [during]
+
+    def done() -> list[dict] | None:
+        tis = _tis(stack, run["dag_run_id"])
+        if pending and pending[0](tis):
+            pending.clear()
+        state = next(r["state"] for r in stack.client.dag_runs("ingest_flights")
+                     if r["dag_run_id"] == run["dag_run_id"])
+        return tis if state in ("success", "failed") and not pending else None
+
+    tis = poll_until(done, GUARD, f"ingest run {run['dag_run_id']}", interval=0.5)
+    states = {ti["task_id"]: ti["state"] for ti in tis}
+    assert set(states.values()) == {"success"}, states
+    return tis
+
+
+def _redo(stack, ds: str, during: Callable[[list[dict]], bool]) -> list[dict]:
+    before = _undisturbed(stack, ds)
+    run = stack.client.trigger("ingest_flights", conf={"from_date": ds, "to_date": ds})
+    tis = _finish(stack, run, during)
+    assert _published(stack, ds) == before, "the redone day differs from its undisturbed run"
+    return tis
+
+
+def _running(tis: list[dict], task: str = "ingest") -> dict | None:
+    return next((ti for ti in tis if ti["task_id"] == task and ti["state"] == "running" and ti.get("pid")), None)
+
+
+def test_a_worker_killed_mid_task_is_retried_and_the_partition_equals_the_undisturbed_run(stack):
+    killed = []
+
+    def kill_the_worker(tis: list[dict]) -> bool:
+        ti = _running(tis)
+        if ti is None:
+            return False
+        group = os.getpgid(ti["pid"])
+        worker = next(n for n, c in _components(stack).items() if n.startswith("worker-") and c["pid"] == group)
+        os.killpg(group, signal.SIGKILL)
+        killed.append(worker)
+        return True
+
+    tis = _redo(stack, "2013-07-01", kill_the_worker)
+    assert killed, "the ingest task was never seen running"
+    ingest = next(ti for ti in tis if ti["task_id"] == "ingest")
+    assert ingest["try_number"] >= 2, "the killed try was retried"
+    poll_until(lambda: _components(stack)[killed[0]]["state"] == "running", 120, "the worker's restart")
+
+
+def test_s3_answering_503_makes_tasks_retry_and_succeed(stack):
+    from mlcycle.tools import faultproxy
+
+    control = stack.rt.run_dir / "s3-proxy.json"
+    started = []
+
+    def heal_after_a_failed_try(tis: list[dict]) -> bool:
+        started.append(time.monotonic()) if not started else None
+        failed = any(ti["try_number"] >= 2 or ti["state"] in ("up_for_retry", "failed") for ti in tis)
+        if failed or time.monotonic() - started[0] > 60:
+            faultproxy.set_mode(control, "pass")
+            return True
+        return False
+
+    before = _undisturbed(stack, "2013-07-02")
+    faultproxy.set_mode(control, "5xx")
+    try:
+        run = stack.client.trigger("ingest_flights", conf={"from_date": "2013-07-02", "to_date": "2013-07-02"})
+        tis = _finish(stack, run, heal_after_a_failed_try)
+    finally:
+        faultproxy.set_mode(control, "pass")
+    assert _published(stack, "2013-07-02") == before
+    assert max(ti["try_number"] for ti in tis) >= 2, "a task met the 503s and was retried"
+
+
+def test_postgres_restarted_during_a_run_the_components_reconnect_and_the_run_completes(stack):
+    from mlcycle.tools import topology_parts
+
+    restarts = _components(stack)["postgres"]["restarts"]
+
+    def restart_postgres(tis: list[dict]) -> bool:
+        if _running(tis) is None:
+            return False
+        _signal(stack, "postgres", signal.SIGINT)  # fast shutdown; the supervisor starts it again
+        return True
+
+    _redo(stack, "2013-07-03", restart_postgres)
+    assert _components(stack)["postgres"]["restarts"] == restarts + 1
+    topology_parts.wait_healthy(stack.rt, timeout=300)
+
+
+def test_redis_restarted_with_a_task_in_its_queue_keeps_it_and_the_task_runs(stack):
+    import redis
+
+    t = stack.rt
+    broker = redis.Redis(host="127.0.0.1", port=t.port["redis"], password=t.variables["REDIS_PASSWORD"])
+    assert broker.config_get("appendonly") == {"appendonly": "yes"}
+    workers = [n for n in _components(stack) if n.startswith("worker-")]
+    for name in workers:
+        _signal(stack, name, signal.SIGSTOP)
+    try:
+        before = _undisturbed(stack, "2013-07-01")
+        run = stack.client.trigger("ingest_flights", conf={"from_date": "2013-07-01", "to_date": "2013-07-01"})
+        poll_until(lambda: broker.llen("default") > 0, 120, "a task message in Redis's queue", interval=0.5)
+        queued = broker.llen("default")
+        _signal(stack, "redis", signal.SIGTERM)  # a clean restart; the supervisor starts it again
+        poll_until(lambda: _components(stack)["redis"]["state"] == "running" and _ping(broker), 60, "Redis back")
+        assert broker.llen("default") == queued, "the queued task survived the restart"
+    finally:
+        for name in workers:
+            _signal(stack, name, signal.SIGCONT)
+    _finish(stack, run)
+    assert _published(stack, "2013-07-01") == before
+
+
+def _ping(broker) -> bool:
+    import redis
+
+    try:
+        return bool(broker.ping())
+    except redis.RedisError:
+        return False
