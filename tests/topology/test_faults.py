@@ -8,10 +8,13 @@ its undisturbed run, and its run of ``ingest_flights`` succeeds.
     postgres PostgreSQL stopped and restarted while the ingest task runs: the components reconnect
     redis    Redis restarted while a task waits in its queue (workers paused): the message is still there
              after the restart (append-only file), and the task runs
+    mlflow   MLflow hung (SIGSTOP) when register starts: a clear failure, the retry registers the version
+             once (one history record, one champion)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -32,7 +35,9 @@ def _components(stack) -> dict:
 
 
 def _signal(stack, name: str, sig: int) -> None:
-    os.killpg(_components(stack)[name]["pid"], sig)
+    """Signal a component's process group (gone already: the supervisor replaced it, nothing to do)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(_components(stack)[name]["pid"], sig)
 
 
 def _tis(stack, run_id: str) -> list[dict]:
@@ -97,13 +102,24 @@ def test_a_worker_killed_mid_task_is_retried_and_the_partition_equals_the_undist
     killed = []
 
     def kill_the_worker(tis: list[dict]) -> bool:
+        """SIGKILL the worker running the task with every process under it, as a dead container would
+        (Airflow starts the task's process in a session of its own)."""
+        import psutil
+
         ti = _running(tis)
         if ti is None:
             return False
-        group = os.getpgid(ti["pid"])
-        worker = next(n for n, c in _components(stack).items() if n.startswith("worker-") and c["pid"] == group)
-        os.killpg(group, signal.SIGKILL)
-        killed.append(worker)
+        workers = {c["pid"]: n for n, c in _components(stack).items() if n.startswith("worker-")}
+        try:
+            worker_pid = next(p.pid for p in psutil.Process(ti["pid"]).parents() if p.pid in workers)
+        except (psutil.Error, StopIteration):
+            return False  # not started yet, or gone: look again
+        tree = psutil.Process(worker_pid).children(recursive=True)
+        os.killpg(worker_pid, signal.SIGKILL)
+        for process in tree:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        killed.append(workers[worker_pid])
         return True
 
     tis = _redo(stack, "2013-07-01", kill_the_worker)
@@ -185,3 +201,44 @@ def _ping(broker) -> bool:
         return bool(broker.ping())
     except redis.RedisError:
         return False
+
+
+def test_mlflow_down_during_register_fails_clearly_then_the_retry_registers_once(stack):
+    """MLflow stopped (SIGSTOP: it hangs, as an overloaded server does) when register_flights starts: the
+    try fails naming the server, the retry after MLflow is back succeeds, and the version has exactly one
+    history record and the model exactly one champion."""
+    from mlcycle.core import registry
+    from mlcycle.stages import modelling
+
+    config, client = stack.config, stack.client
+    trained = modelling.train_model(config, stack.january[-1], cause={"type": "manual", "reason": "mlflow fault"})
+    modelling.evaluate_model(config, trained["version"])
+    version = trained["version"]
+    _signal(stack, "mlflow", signal.SIGSTOP)
+    try:
+        run = client.trigger("register_flights", conf={"version": version, "reason": "mlflow fault test"})
+        tries = poll_until(lambda: _failed_try(stack, run["dag_run_id"]), GUARD, "a failed register try", interval=1)
+    finally:
+        _signal(stack, "mlflow", signal.SIGCONT)
+    poll_until(lambda: _run_state(stack, "register_flights", run["dag_run_id"]) in ("success", "failed"), GUARD,
+               "the register run")
+    assert _run_state(stack, "register_flights", run["dag_run_id"]) == "success"
+    first = stack.rt.airflow_home / "logs" / "dag_id=register_flights" / f"run_id={run['dag_run_id']}"
+    log = next(first.rglob("attempt=1.log")).read_text()
+    assert str(stack.rt.port["mlflow"]) in log, "the failed try names the MLflow server it could not reach"
+    assert tries >= 2
+    records = [r for r in registry.history("flights") if r["to_version"] == str(version)]
+    assert len(records) == 1, records
+    versions = registry.client().search_model_versions("name = 'flights'")
+    assert sum(registry.CHAMPION in v.aliases for v in versions) == 1
+
+
+def _run_state(stack, dag_id: str, run_id: str) -> str:
+    return next(r["state"] for r in stack.client.dag_runs(dag_id) if r["dag_run_id"] == run_id)
+
+
+def _failed_try(stack, run_id: str) -> int | None:
+    """The register task's try number once a try has failed (it waits for its retry), else None."""
+    tis = stack.client.get(f"/dags/register_flights/dagRuns/{run_id}/taskInstances")["task_instances"]
+    ti = next((t for t in tis if t["task_id"] == "register"), None)
+    return ti["try_number"] + 1 if ti and ti["state"] == "up_for_retry" else None
