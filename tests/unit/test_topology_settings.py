@@ -75,3 +75,27 @@ def test_interpolation_follows_compose():
     assert compose_env.loopback("redis://:pw@redis:6379/0 http://mlflow:5000 mlflow:* redis:63790",
                                 {"redis:6379": 1, "mlflow:5000": 2}) == (
         "redis://:pw@127.0.0.1:1/0 http://127.0.0.1:2 mlflow:* redis:63790")
+
+
+def test_an_unreachable_mlflow_is_retried_while_an_unknown_version_fails_at_once(monkeypatch):
+    """Found on the topology: MLflow down during register read as "no version 4", and failed without a retry."""
+    from types import SimpleNamespace
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
+
+    from mlcycle.core import registry
+    from mlcycle.errors import DataError
+
+    def failing(code: str):
+        def get_model_version(name, version):
+            raise MlflowException("API request failed: connection refused", error_code=ErrorCode.Value(code))
+        return lambda: SimpleNamespace(get_model_version=get_model_version)
+
+    monkeypatch.setattr(registry, "client", failing("INTERNAL_ERROR"))
+    with pytest.raises(registry.RegistryUnavailable, match="could not answer") as down:
+        registry.version_info("flights", 4)
+    assert not isinstance(down.value, DataError), "a DataError fails the task without a retry"
+    monkeypatch.setattr(registry, "client", failing("RESOURCE_DOES_NOT_EXIST"))
+    with pytest.raises(registry.RegistryError, match="has no version 4"):
+        registry.version_info("flights", 4)
