@@ -67,14 +67,17 @@ def test_logging_in_goes_through_fab_and_the_plugin_app_authenticates_through_fa
     refused = httpx.post(f"{url}/auth/token", json={"username": t.username, "password": "wrong"}, timeout=30)
     assert refused.status_code == 401, refused.text
 
-    with _fab_login(url, t.username, "wrong") as intruder:
+    intruder, person = _fab_login(url, t.username, "wrong"), _fab_login(url, t.username, t.password())
+    try:
         assert not _has_token(intruder)
         assert intruder.get("/mlcycle/reports/").status_code in (401, 403)
-    with _fab_login(url, t.username, t.password()) as person:
         assert _has_token(person), "FAB's login sets Airflow's JWT cookie"
         reports = person.get("/mlcycle/reports/")
         assert reports.status_code == 200, reports.text[:300]
         assert "/mlcycle/reports/flights/gate/v" in reports.text
+    finally:
+        intruder.close()
+        person.close()
     token = httpx.post(f"{url}/auth/token", json={"username": t.username, "password": t.password()},
                        timeout=30).json()["access_token"]
     api = httpx.get(f"{url}/mlcycle/reports/", headers={"Authorization": f"Bearer {token}"}, timeout=30)
