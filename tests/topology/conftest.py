@@ -11,6 +11,9 @@ the scheduler. Airflow's recovery timeouts are seconds (FAST_RECOVERY), so fault
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -34,7 +37,7 @@ def _wait_for(t, names: tuple[str, ...]) -> None:
 
 
 @pytest.fixture(scope="session")
-def topology(tmp_path_factory):
+def topology():
     """The native topology, with January validated and a champion trained on it (on S3 and the MLflow server)."""
     from mlcycle import settings
     from mlcycle.core import object_store
@@ -44,7 +47,9 @@ def topology(tmp_path_factory):
     from mlcycle.tools import control, topology, topology_parts
     from mlcycle.tools.airflow_client import AirflowClient
 
-    root = tmp_path_factory.mktemp("topology")
+    # not under pytest's base temp folder: a concurrent pytest session of the same user may prune it (it keeps
+    # three) while this one runs, and a deleted state folder takes PostgreSQL and the supervisor's files with it
+    root = Path(tempfile.mkdtemp(prefix="mlcycle-topology-"))
     pipelines = pipelines_folder(root, "flights", _e2e_config())
     t = topology.Topology(root / "prod", config={**FAULTS, "MLCYCLE_PIPELINES_DIR": str(pipelines)}, s3_proxy=True)
     with pytest.MonkeyPatch.context() as patch:
@@ -70,6 +75,7 @@ def topology(tmp_path_factory):
         finally:
             control.stop(t)
             object_store.reset()
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
