@@ -36,8 +36,9 @@ def _components(stack) -> dict:
 
 def _signal(stack, name: str, sig: int) -> None:
     """Signal a component's process group (gone already: the supervisor replaced it, nothing to do)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(_components(stack)[name]["pid"], sig)
+    pid = _components(stack)[name]["pid"]  # None while the supervisor waits to restart it
+    with contextlib.suppress(ProcessLookupError, TypeError):
+        os.killpg(pid, sig)
 
 
 def _tis(stack, run_id: str) -> list[dict]:
