@@ -16,7 +16,8 @@ endif
 export PYTHONPATH := $(CURDIR)/plugins
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo start stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium prometheus observe reproduce
+.PHONY: help venv demo start stop status clean test test-unit lint bench lock drift-alert run compose-parser new-pipeline chromium prometheus observe reproduce \
+	prod-local prod-stop prod-status redis-server test-topology
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -76,6 +77,21 @@ prometheus: ## Debian's Prometheus and promtool (make observe; the metrics tests
 
 observe: $(STAMP) prometheus ## the metrics exporter and Prometheus (:9090) scraping it, with the alert rules; Ctrl-C stops
 	@$(PY) -m mlcycle.tools.observe run
+
+redis-server: ## Debian's redis-server, the Celery broker of the native production topology
+	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
+
+test-topology: $(STAMP) redis-server ## the native production topology: the lifecycle on Celery/S3 and five faults (15-35 min)
+	@$(PY) -m pytest tests/topology
+
+prod-local: $(STAMP) redis-server ## docker-compose.yaml's topology as native processes (Celery, Redis, S3 stand-in, MLflow)
+	@$(PY) -m mlcycle.tools.topology start
+
+prod-stop: $(STAMP) ## stop the native production topology
+	@$(PY) -m mlcycle.tools.topology stop
+
+prod-status: $(STAMP) ## each component of the native production topology: ok or DOWN
+	@$(PY) -m mlcycle.tools.topology status
 
 test-unit: $(STAMP) ## only the fast tests (no scheduler)
 	@$(PY) -m pytest tests/unit tests/dags

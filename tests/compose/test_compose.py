@@ -176,3 +176,17 @@ def test_prometheus_and_grafana_are_provisioned_from_the_repository(tmp_path):
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == _secrets_filled()["GRAFANA_ADMIN_PASSWORD"]
     for image in (services[n]["image"] for n in ("prometheus", "grafana", "statsd-exporter")):
         assert re.search(r":v?\d+\.\d+\.\d+$", image), f"{image}: pin an exact tag"
+
+
+def test_every_image_of_another_project_is_pinned_to_an_exact_tag():
+    """No ``latest`` or moving minor tag: a rebuild months later starts the same servers."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    images = {name: s["image"] for name, s in services.items() if "image" in s and "MLCYCLE_IMAGE" not in s["image"]}
+    assert images, "compose names the images of Postgres, Redis and MinIO"
+    for name, image in images.items():
+        tag = image.rpartition(":")[2]
+        assert ":" in image, f"{name}: {image} has no tag"
+        assert tag != "latest", f"{name}: {image} is not pinned"
+        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?|RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ", tag), f"{name}: {image}"
+        if re.fullmatch(r"v?[\d.]+", tag):
+            assert tag.count(".") >= 1 + (name == "redis"), f"{name}: {image} moves with each patch release"

@@ -30,6 +30,10 @@ class RegistryError(DataError):
     """A registry request that cannot be honoured (unknown version, nothing to roll back to, ...)."""
 
 
+class RegistryUnavailable(RuntimeError):
+    """MLflow did not answer, or failed: not the request's fault, so a task retries it (not a DataError)."""
+
+
 def ensure_model(name: str, description: str) -> None:
     from mlflow.exceptions import MlflowException
 
@@ -68,6 +72,9 @@ def version_info(name: str, version: int) -> dict[str, Any]:
     try:
         mv = client().get_model_version(name, str(version))
     except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":  # MLflow down or failing: worth a retry, not a bad request
+            raise RegistryUnavailable(f"MLflow at {settings.mlflow_tracking_uri()} could not answer for model "
+                                      f"'{name}' version {version} ({exc.error_code}): {exc}") from exc
         raise RegistryError(f"model '{name}' has no version {version} in {settings.mlflow_tracking_uri()}") from exc
     return {"version": int(mv.version), "run_id": mv.run_id, "tags": dict(mv.tags), "aliases": list(mv.aliases),
             "source": mv.source}

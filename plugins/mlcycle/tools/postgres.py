@@ -65,8 +65,8 @@ def socket_dir(home: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"mlcycle-pg-{digest}"
 
 
-def socket_path(home: Path) -> Path:
-    return socket_dir(home) / SOCKET_NAME
+def socket_path(home: Path, port: int = 5432) -> Path:
+    return socket_dir(home) / f".s.PGSQL.{port}"
 
 
 def server_url(home: Path) -> str:
@@ -74,14 +74,16 @@ def server_url(home: Path) -> str:
     return f"postgresql+psycopg2://{USER}@/postgres?host={socket_dir(home)}"
 
 
-def initdb(home: Path, log: Path) -> bool:
-    """Create the data folder unless it exists; True when it was created."""
+def initdb(home: Path, log: Path, host_auth: str = "trust") -> bool:
+    """Create the data folder unless it exists; True when it was created. ``host_auth``: how TCP clients
+    authenticate (the socket always trusts this user; the production topology asks roles for passwords)."""
     data = data_dir(home)
     if (data / "PG_VERSION").exists():
         return False
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o700)
-    command = unprivileged([str(bin_dir() / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
+    command = unprivileged([str(bin_dir() / "initdb"), "-D", str(data), "-U", USER, "--auth-local=trust",
+                            f"--auth-host={host_auth}",
                             "--encoding=UTF8", "--no-locale"])
     with log.open("ab") as out:
         done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
@@ -91,13 +93,15 @@ def initdb(home: Path, log: Path) -> bool:
     return True
 
 
-def server_command(home: Path, max_connections: int = 200) -> list[str]:
-    """The server in the foreground, on its Unix socket only (the socket folder is made here, mode 0700)."""
+def server_command(home: Path, max_connections: int = 200, port: int | None = None) -> list[str]:
+    """The server in the foreground, on its Unix socket only (the socket folder is made here, mode 0700), or
+    with ``port`` on 127.0.0.1:``port`` too."""
     sockets = socket_dir(home)
     sockets.mkdir(parents=True, exist_ok=True)
     sockets.chmod(0o700)
+    tcp = ["-p", str(port), "-c", "listen_addresses=127.0.0.1"] if port else ["-c", "listen_addresses="]
     return unprivileged([str(bin_dir() / "postgres"), "-D", str(data_dir(home)), "-k", str(sockets),
-                         "-c", "listen_addresses=", "-c", f"max_connections={max_connections}",
+                         *tcp, "-c", f"max_connections={max_connections}",
                          "-c", "unix_socket_permissions=0700"])
 
 

@@ -209,12 +209,12 @@ class Runtime:
         return control.health(self)
 
 
-def _generated(path: Path, *names: str) -> dict[str, str]:
+def _generated(path: Path, *names: str, make: Any = lambda: secrets.token_urlsafe(18)) -> dict[str, str]:
     """Secrets kept in ``path`` (JSON, readable by its owner only), each generated the first time it is asked for."""
     known = json.loads(path.read_text()) if path.exists() else {}
     missing = [name for name in names if name not in known]
     if missing:
-        known.update({name: secrets.token_urlsafe(18) for name in missing})
+        known.update({name: make() for name in missing})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(json.dumps(known))
