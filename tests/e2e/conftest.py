@@ -10,8 +10,10 @@ one-minute cooldown, from a pipelines folder of this session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
@@ -39,13 +41,28 @@ def _e2e_config() -> str:
     return yaml.safe_dump(raw, sort_keys=False)
 
 
+def seed_january(config, services_up: Callable[[], None], reason: str) -> dict[str, Any]:
+    """January landed, ingested and validated while the services start; once ``services_up()`` returns, a
+    champion trained on it, gated and registered. Its training result."""
+    from mlcycle import settings
+    from mlcycle.sources import nycflights
+    from mlcycle.stages import ingestion, modelling
+
+    for ds in JANUARY:
+        nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
+        ingestion.ingest_day(config, ds)
+        ingestion.validate_day(config, ds)
+    services_up()
+    seeded = modelling.train_model(config, JANUARY[-1], cause={"type": "manual", "reason": reason})
+    modelling.evaluate_model(config, seeded["version"])
+    modelling.register_model(config, seeded["version"])
+    return seeded
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The embedded stack on free ports, with January validated and a champion trained on it."""
-    from mlcycle import settings
     from mlcycle.core.config import load_pipeline
-    from mlcycle.sources import nycflights
-    from mlcycle.stages import ingestion, modelling
     from mlcycle.tools import runtime
     from mlcycle.tools.airflow_client import AirflowClient
 
@@ -60,14 +77,7 @@ def stack(tmp_path_factory):
         config = load_pipeline("flights")
         try:
             runtime.launch(rt)  # the services start while January is ingested and validated
-            for ds in JANUARY:
-                nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
-                ingestion.ingest_day(config, ds)
-                ingestion.validate_day(config, ds)
-            runtime.wait_healthy(rt)
-            seeded = modelling.train_model(config, JANUARY[-1], cause={"type": "manual", "reason": "e2e seed"})
-            modelling.evaluate_model(config, seeded["version"])
-            modelling.register_model(config, seeded["version"])
+            seeded = seed_january(config, lambda: runtime.wait_healthy(rt), "e2e seed")
             client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password())
             yield SimpleNamespace(rt=rt, client=client, config=config, seeded=seeded, january=JANUARY)
         finally:

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import local_state, pipelines_folder
-from e2e.conftest import FAST_RECOVERY, JANUARY, _e2e_config
+from e2e.conftest import FAST_RECOVERY, JANUARY, _e2e_config, seed_january
 
 # a killed worker's task is noticed in seconds (FAST_RECOVERY), a task lost between the scheduler and a worker
 # is queued again after a minute, not 10. (Not Celery's visibility timeout: a message of a task running longer
@@ -39,11 +39,8 @@ def _wait_for(t, names: tuple[str, ...]) -> None:
 @pytest.fixture(scope="session")
 def topology():
     """The native topology, with January validated and a champion trained on it (on S3 and the MLflow server)."""
-    from mlcycle import settings
     from mlcycle.core import object_store
     from mlcycle.core.config import load_pipeline
-    from mlcycle.sources import nycflights
-    from mlcycle.stages import ingestion, modelling
     from mlcycle.tools import control, topology, topology_parts
     from mlcycle.tools.airflow_client import AirflowClient
 
@@ -62,14 +59,7 @@ def topology():
             t.prepare()
             control.launch(t)
             _wait_for(t, ("s3-init",))  # January is ingested and validated while Airflow starts
-            for ds in JANUARY:
-                nycflights.land_day(ds, settings.landing_uri(), config.landing_path(ds))
-                ingestion.ingest_day(config, ds)
-                ingestion.validate_day(config, ds)
-            topology_parts.wait_healthy(t)
-            seeded = modelling.train_model(config, JANUARY[-1], cause={"type": "manual", "reason": "topology seed"})
-            modelling.evaluate_model(config, seeded["version"])
-            modelling.register_model(config, seeded["version"])
+            seeded = seed_january(config, lambda: topology_parts.wait_healthy(t), "topology seed")
             client = AirflowClient(t.airflow_url, t.username, t.password())
             yield SimpleNamespace(rt=t, client=client, config=config, seeded=seeded, january=JANUARY)
         finally:

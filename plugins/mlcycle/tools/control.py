@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -163,23 +164,36 @@ def health(rt: Runtime) -> dict[str, tuple[bool, str]]:
     return found
 
 
-def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
-    """Wait until every component is healthy, then create the promotion pool."""
-    print("waiting for every component to be healthy (`make status` shows them) ...", flush=True)
+def wait_until_healthy(down: Callable[[], list[str]], what: str, timeout: float, alive: Callable[[], str | None],
+                       ) -> list[str]:
+    """Poll ``down()`` (the names of the components not yet healthy) until it is empty, printing each change;
+    raises :class:`stack.NotReady` (with what is still down in ``.down``) at ``timeout`` or when ``alive()``
+    names a reason to stop."""
     last: list[str] = []
 
     def ready() -> bool:
-        down = [name for name, (ok, _) in health(rt).items() if not ok]
-        if down != last:
-            last[:] = down
-            print(f"  {time.strftime('%H:%M:%S')}  not yet healthy: {', '.join(down) or 'none'}", flush=True)
-        return not down
+        now = down()
+        if now != last:
+            last[:] = now
+            print(f"  {time.strftime('%H:%M:%S')}  not yet healthy: {', '.join(now) or 'none'}", flush=True)
+        return not now
 
     try:
-        stack.poll_until(ready, timeout, "the embedded stack", interval=2,
-                         still_alive=lambda: None if supervisor_pid(rt) else "the supervisor exited")
+        stack.poll_until(ready, timeout, what, interval=2, still_alive=alive)
     except stack.NotReady as exc:
-        raise RuntimeErrorWithFix(f"{exc}; not healthy: {', '.join(last)}. See `make status` and the logs "
+        exc.down = tuple(last)
+        raise
+    return last
+
+
+def wait_healthy(rt: Runtime, timeout: float = 300) -> None:
+    """Wait until every component is healthy, then create the promotion pool."""
+    print("waiting for every component to be healthy (`make status` shows them) ...", flush=True)
+    try:
+        wait_until_healthy(lambda: [name for name, (ok, _) in health(rt).items() if not ok], "the embedded stack",
+                           timeout, lambda: None if supervisor_pid(rt) else "the supervisor exited")
+    except stack.NotReady as exc:
+        raise RuntimeErrorWithFix(f"{exc}; not healthy: {', '.join(exc.down)}. See `make status` and the logs "
                                   f"in {rt.logs}") from exc
     print("every component is healthy", flush=True)
     _ensure_pool(rt)

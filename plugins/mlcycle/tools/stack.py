@@ -88,6 +88,8 @@ def http_ok(url: str, timeout: float = 3) -> bool:
 class NotReady(TimeoutError):
     """What :func:`poll_until` waited for did not come; the message says what and for how long."""
 
+    down: tuple[str, ...] = ()  # the components still not healthy, when components were waited for
+
 
 def poll_until(check: Callable[[], T], timeout: float, what: str, interval: float = 1.0,
                still_alive: Callable[[], str | None] | None = None) -> T:

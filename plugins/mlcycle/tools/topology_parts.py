@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,22 +149,14 @@ def health(t: Topology) -> dict[str, bool]:
 
 
 def wait_healthy(t: Topology, timeout: float = 420) -> None:
-    last: list[str] = []
-
-    def ready() -> bool:
-        down = [name for name, ok in health(t).items() if not ok]
-        if down != last:
-            last[:] = down
-            print(f"  {time.strftime('%H:%M:%S')}  not yet healthy: {', '.join(down) or 'none'}", flush=True)
-        return not down
-
     from mlcycle.tools.topology import TopologyError
 
     try:
-        stack.poll_until(ready, timeout, "the production topology", interval=2,
-                         still_alive=lambda: None if control.supervisor_pid(t) else "the supervisor exited")
+        control.wait_until_healthy(lambda: [name for name, ok in health(t).items() if not ok],
+                                   "the production topology", timeout,
+                                   lambda: None if control.supervisor_pid(t) else "the supervisor exited")
     except stack.NotReady as exc:
-        raise TopologyError(f"{exc}; not healthy: {', '.join(last)}; logs in {t.logs}") from exc
+        raise TopologyError(f"{exc}; not healthy: {', '.join(exc.down)}; logs in {t.logs}") from exc
 
 
 def start(t: Topology, timeout: float = 420) -> None:
