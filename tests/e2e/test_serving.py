@@ -142,13 +142,15 @@ def test_a_request_without_the_api_key_is_refused(served):
 def _v2(served: SimpleNamespace) -> int:
     """v1's model registered again with a passed gate, waiting for approval: a pending challenger."""
     from mlcycle.core import registry
+    from mlcycle.core.gating import GateResult
 
     source = registry.version_info(PIPELINE, served.v1)
     tags = {k: v for k, v in source["tags"].items() if k.startswith(("data.", "code.", "estimator"))}
     mv = registry.client().create_model_version(PIPELINE, source["source"], source["run_id"],
                                                 tags={**tags, "gate": "pending"},
                                                 model_id=source["source"].removeprefix("models:/"))
-    registry.record_gate(PIPELINE, int(mv.version), True, [], [], [])
+    passed = GateResult(passed=True, tests=[], html_path="", json_path="", has_champion=True)
+    registry.record_gate(PIPELINE, int(mv.version), passed, [])
     registry.client().set_model_version_tag(PIPELINE, mv.version, "approval", "pending")
     return int(mv.version)
 
