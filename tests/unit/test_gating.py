@@ -122,6 +122,34 @@ def test_a_clearly_worse_challenger_is_rejected(flights_config, tmp_path):
     assert any(r.startswith("roc_auc: challenger − champion in [") for r in result.reasons), result.reasons
 
 
+def test_the_base_rate_baseline_is_rejected_with_its_reasons(flights_config, tmp_path):
+    """make demo's deliberately worse candidate: ``dummy_classifier`` gives every row the training base rate,
+    against a logistic regression on the same holdout rows."""
+    from tests.unit.test_onnx_export import _frame
+
+    from mlcycle.core import training
+    from mlcycle.core.gating import evaluate, scored_frame
+
+    config = flights_config
+    train, holdout = _frame(config, 800, 1, unseen=False), _frame(config, 800, 2, unseen=False)
+
+    def scored(estimator: str):
+        model = training.make_model(config, estimator, {}).fit(training.prepare(train, config),
+                                                                training.target(train, config))
+        predicted, probability = training.predict(model, holdout, config)
+        return scored_frame(training.target(holdout, config), predicted, probability)
+
+    baseline = scored("dummy_classifier")
+    assert baseline.probability.nunique() == 1, "the same probability for every row"
+    result = evaluate(config, baseline, scored("logistic_regression"), tmp_path)
+    assert (result.passed, result.verdict) == (False, "reject")
+    roc = next(c for c in result.comparisons if c["metric"] == "roc_auc")
+    assert roc["challenger"] == 0.5
+    assert roc["high"] < -config.evaluation.tolerance("roc_auc")
+    assert any(r.startswith("roc_auc >= 0.6 (absolute)") for r in result.reasons), result.reasons
+    assert any(r.startswith("roc_auc: challenger − champion in [") for r in result.reasons), result.reasons
+
+
 def _straddling(config):
     """Two models as good as each other, up to noise: the interval of the difference straddles -tol."""
     rng, signal, late = _holdout(rows=1500)
@@ -164,6 +192,22 @@ def test_the_comparison_is_deterministic_for_a_seed_and_paired():
     # without resampling the point difference decides
     (point,) = comparison.compare(["roc_auc"], {"roc_auc": 0.0}, late, models[1], models[0], 0.95, 0, 0)
     assert (point.low, point.verdict) == (None, "reject")
+
+
+def test_each_resampled_roc_auc_equals_scikit_learns_on_the_resampled_rows():
+    """The vectorised Mann-Whitney count against sklearn's roc_auc_score, resample by resample, with tied
+    scores (rounded probabilities, tie groups of both labels) and one constant model (every row tied)."""
+    from sklearn.metrics import roc_auc_score
+
+    from mlcycle.core import comparison
+
+    rng, signal, late = _holdout(rows=1500)
+    scores = [np.round(1 / (1 + np.exp(-signal - rng.normal(0, 1, late.size))), 2), np.full(late.size, 0.2)]
+    index = np.random.default_rng(5).integers(0, late.size, size=(25, late.size))
+    for score in scores:
+        found = comparison._RankAuc(late.astype(float), score)(index)
+        expected = [roc_auc_score(late[rows], score[rows]) for rows in index]
+        np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12)
 
 
 def test_the_config_refuses_a_tolerance_for_a_metric_it_does_not_compare(flights_config):
