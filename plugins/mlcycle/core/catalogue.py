@@ -84,6 +84,8 @@ ESTIMATORS: dict[str, Estimator] = {
     "logistic_regression": Estimator("classification", "linear_model.LogisticRegression", {"max_iter": 1000}),
     "random_forest_classifier": Estimator("classification", "ensemble.RandomForestClassifier"),
     "hist_gradient_boosting_classifier": Estimator("classification", "ensemble.HistGradientBoostingClassifier"),
+    # the base rate for every row, whatever the features: a floor any real model must beat (roc_auc 0.5)
+    "dummy_classifier": Estimator("classification", "dummy.DummyClassifier", {"strategy": "prior"}),
     "ridge": Estimator("regression", "linear_model.Ridge"),
     "random_forest_regressor": Estimator("regression", "ensemble.RandomForestRegressor"),
     "hist_gradient_boosting_regressor": Estimator("regression", "ensemble.HistGradientBoostingRegressor"),

@@ -16,7 +16,9 @@ skl2onnx 1.20.0 (the newest) with scikit-learn 1.9.1 and onnx 1.23 needs local c
 - tree ensembles decide as scikit-learn does: a forest on a float32 copy of its input with each
   threshold nudged to the largest float32 below it, a histogram booster with double thresholds; and
   skl2onnx passes booleans where onnx 1.23 wants ints. onnxruntime returns their scores in float32:
-  see :data:`TOLERANCES`.
+  see :data:`TOLERANCES`;
+- the ``dummy_classifier`` baseline (``DummyClassifier``, ``prior``): skl2onnx has no converter; its twin
+  is the logistic regression that gives the same probabilities (:func:`_without_baseline`).
 
 A model that still cannot be converted raises :class:`OnnxExportError` with skl2onnx's reason.
 """
@@ -56,7 +58,7 @@ def _conversion_copy(model):
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import OneHotEncoder
 
-    twin = copy.deepcopy(model)
+    twin = _without_baseline(copy.deepcopy(model))
     for step in _steps(twin):
         if isinstance(step, SimpleImputer) and step.statistics_.dtype == object:
             step.missing_values = NEVER_FED
@@ -64,6 +66,24 @@ def _conversion_copy(model):
             step.categories_ = [np.array(["" if c is None else c for c in cats], dtype=cats.dtype)
                                 for cats in step.categories_]
     return twin
+
+
+def _without_baseline(model):
+    """skl2onnx has no converter for ``DummyClassifier``; its ``prior`` strategy on two classes is a logistic
+    regression with no weights and the log-odds of the prior as intercept: the same probabilities and labels."""
+    import numpy as np
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    final = model.steps[-1][1] if hasattr(model, "steps") else None
+    if not isinstance(final, DummyClassifier) or final.strategy != "prior" or len(final.classes_) != 2:
+        return model
+    width = len(model[:-1].get_feature_names_out()) if len(model.steps) > 1 else final.n_features_in_
+    twin = LogisticRegression()
+    twin.classes_, twin.n_features_in_ = final.classes_, width
+    twin.coef_, twin.intercept_ = np.zeros((1, width)), np.log(final.class_prior_[1:] / final.class_prior_[:1])
+    model.steps[-1] = (model.steps[-1][0], twin)
+    return model
 
 
 def _steps(estimator):

@@ -6,7 +6,9 @@
    monitor finds drift against the champion's own training data and raises ``drift.flights``;
    ``train_flights`` runs on that Asset; evaluate (the gate: a paired comparison with the champion on
    roc_auc; log loss is a ceiling) and register decide the new champion.
-3. One more July day: it is scored by whatever the gate left as champion.
+3. One more July day: it is scored by whatever the gate left as champion. Meanwhile a deliberately
+   worse candidate, the ``dummy_classifier`` baseline (the base rate for every flight, whatever its
+   features) trained on the same July window, goes through the same gate and is rejected, with its reasons.
 
 It ends with a summary (runs, drift events, versions and aliases, URLs, login) and leaves the
 services up until ``make stop``. The summary shows data (reasons, column names, tags): control
@@ -113,6 +115,24 @@ def wait_for_retraining(client: AirflowClient, pipeline: str, timeout: float) ->
         time.sleep(10)
 
 
+BASELINE = "dummy_classifier"  # the base rate for every row: a candidate the gate must reject
+
+
+def last_day_and_worse_candidate(client: AirflowClient, config, july: list[str], timeout: float) -> None:
+    """The last July day lands and is scored by the champion while the baseline, trained on the July window
+    the champion was trained on, goes through the gate: both at once."""
+    print(f"\n== 3. {july[-1]} lands and is scored by the champion the gate chose; meanwhile a deliberately worse "
+          f"candidate ({BASELINE}: the base rate for every flight) on the same window goes through the gate",
+          flush=True)
+    stages = [f"{stage}_{config.name}" for stage in ("train", "evaluate", "register")]
+    done = len(client.dag_runs(stages[-1]))
+    client.trigger(stages[0], {"estimator": BASELINE, "window_end": july[-2],
+                               "reason": "a deliberately worse candidate: the gate must reject it"})
+    land_and_ingest(client, config, july[-1:], timeout)
+    wait_for_runs(client, [f"score_{config.name}", f"monitor_{config.name}", *stages], {stages[-1]: done + 1},
+                  timeout)
+
+
 def _alert_versions(pipeline: str) -> list[int]:
     from mlcycle.core import registry
 
@@ -162,10 +182,8 @@ def main(argv: list[str] | None = None) -> None:
 
     acts.append(("2. July: drift, retraining, gate", time.monotonic() - mark))
     mark = time.monotonic()
-    print(f"\n== 3. {july[-1]} lands and is scored by the champion the gate chose", flush=True)
-    land_and_ingest(client, config, july[-1:], args.timeout)
-    wait_for_runs(client, [f"score_{config.name}", f"monitor_{config.name}"], {}, args.timeout)
-    acts.append((f"3. {july[-1]} scored by the new champion", time.monotonic() - mark))
+    last_day_and_worse_candidate(client, config, july, args.timeout)
+    acts.append((f"3. {july[-1]} scored; a worse candidate rejected", time.monotonic() - mark))
     print(summary(rt, client, config.name, january + july))
     print("\n" + "\n".join(f"  {name:<46} {seconds:6.0f} s" for name, seconds in acts))
     print(f"The demo took {(time.monotonic() - started) / 60:.1f} min.")

@@ -50,7 +50,8 @@ def model_summary(pipeline: str) -> list[str]:
         intervals = ", ".join(f"{k.removeprefix('gate.interval.')} {val}" for k, val in sorted(tags.items())
                               if k.startswith("gate.interval."))
         lines.append(f"{'':31}verdict: {tags.get('gate.verdict', '?')}; challenger − champion (positive: better): "
-                     f"{intervals or 'no champion to compare with'}; window {tags.get('data.window', '?')}")
+                     f"{intervals or 'no champion to compare with'}; {tags.get('estimator', '?')} on "
+                     f"{tags.get('data.window', '?')}")
     lines += [f"promotion history: {len(registry.history(pipeline))} record(s), "
               f"MLflow experiment '{pipeline}-promotions'"]
     return lines
