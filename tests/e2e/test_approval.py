@@ -91,13 +91,6 @@ def _parked(stack, name: str, run_id: str) -> None:
     _poll(waiting, 180, f"register_{name} {run_id}: the approval request did not appear")
 
 
-def _ask(stack, name: str, version: int) -> str:
-    """Trigger register_<name> for ``version``; return its run id once ``approve`` may be answered."""
-    run_id = _trigger(stack, name, version)
-    _parked(stack, name, run_id)
-    return run_id
-
-
 def _detail(stack, name: str, run_id: str) -> dict:
     return stack.client.get(f"/dags/register_{name}/dagRuns/{run_id}/taskInstances/approve/-1/hitlDetails")
 
@@ -129,7 +122,9 @@ def test_approve_moves_the_champion_reject_records_and_a_newer_candidate_superse
     late, approved, first, second = (_candidate(stack, n) for n in (LATE, YES, ASK, ASK))
     late_run, approved_run, first_run = (_trigger(stack, n, v) for n, v in ((LATE, late), (YES, approved),
                                                                              (ASK, first)))
-    _parked(stack, ASK, first_run)
+    _poll(lambda: _tags(ASK, first).get("approval") == "pending", 180, f"{ASK} v{first} did not wait for approval")
+    second_run = _trigger(stack, ASK, second)  # a newer candidate: the first request is superseded
+    _parked(stack, ASK, first_run)  # its request is made all the same, and may be answered
     detail = _detail(stack, ASK, first_run)
     assert detail["subject"] == f"Promote {ASK} v{first} to champion?"
     assert "verdict **promote**" in detail["body"]
@@ -138,7 +133,7 @@ def test_approve_moves_the_champion_reject_records_and_a_newer_candidate_superse
     assert detail["options"] == ["Approve", "Reject"]
     assert detail["defaults"] == ["Reject"]
 
-    second_run = _ask(stack, ASK, second)  # a newer candidate: the first request is superseded
+    _parked(stack, ASK, second_run)
     assert _tags(ASK, first)["approval"] == "superseded"
     assert _tags(ASK, second)["approval"] == "pending"
     _parked(stack, YES, approved_run)
