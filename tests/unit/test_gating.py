@@ -208,6 +208,10 @@ def test_each_resampled_roc_auc_equals_scikit_learns_on_the_resampled_rows():
         found = comparison._RankAuc(late.astype(float), score)(index)
         expected = [roc_auc_score(late[rows], score[rows]) for rows in index]
         np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12)
+    paired = comparison._paired_rank_auc(late.astype(float), *scores)(index)
+    expected = [roc_auc_score(late[rows], scores[0][rows]) - roc_auc_score(late[rows], scores[1][rows])
+                for rows in index]
+    np.testing.assert_allclose(paired, expected, rtol=0, atol=1e-12)
 
 
 def test_the_config_refuses_a_tolerance_for_a_metric_it_does_not_compare(flights_config):

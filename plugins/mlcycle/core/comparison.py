@@ -118,8 +118,8 @@ def supports(metric: str) -> bool:
 class _RankAuc:
     """ROC AUC of one model for many resamples (Mann-Whitney with ties), from the resamples' row indices.
 
-    Rows are grouped by score once; each row's key is ``2 * group + label``, so one ``bincount`` per chunk
-    gives every resample's negatives and positives per group, and a cumulative sum the negatives below.
+    Rows are grouped by score once; each row's key is ``2 * group + label``, so one ``bincount`` per resample
+    gives its negatives and positives per group, and a cumulative sum the negatives below.
     Only label-pure runs of neighbouring scores share a group, so ties are counted as half, as sklearn does."""
 
     def __init__(self, y: np.ndarray, score: np.ndarray) -> None:
@@ -136,15 +136,34 @@ class _RankAuc:
         self.key[order] = 2 * block[tie] + positive
 
     def __call__(self, index: np.ndarray) -> np.ndarray:
-        width = 2 * self.groups
         # one bincount per resample: its bins (two per group) stay in the CPU cache, and no offset pass
-        counts = np.stack([np.bincount(self.key[rows], minlength=width) for rows in index]).reshape(
-            len(index), self.groups, 2)
+        return self.auc(np.stack([np.bincount(self.key[rows], minlength=2 * self.groups) for rows in index]))
+
+    def auc(self, counts: np.ndarray) -> np.ndarray:
+        """ROC AUC of each resample from its counts (resamples x 2 groups: negatives, positives per group)."""
+        counts = counts.reshape(len(counts), self.groups, 2)
         neg, pos = counts[..., 0], counts[..., 1]
         pairs = pos.sum(axis=1) * neg.sum(axis=1)
         # wins of a positive: negatives in the groups below it, and half the negatives of its own group
         twice_wins = 2 * np.einsum("ij,ij->i", pos, np.cumsum(neg, axis=1)) - np.einsum("ij,ij->i", pos, neg)
-        return np.divide(twice_wins, 2 * pairs, out=np.full(len(index), np.nan), where=pairs > 0)
+        return np.divide(twice_wins, 2 * pairs, out=np.full(len(counts), np.nan), where=pairs > 0)
+
+
+def _paired_rank_auc(y, new_score, old_score) -> Callable[[np.ndarray], np.ndarray]:
+    """(challenger − champion) ROC AUC of each resample. Both models' keys are packed in one integer (each
+    is below 2 x rows), so a resample's rows are gathered once, while they are in the cache, for both counts."""
+    new, old = _RankAuc(y, new_score), _RankAuc(y, old_score)
+    packed, low = new.key | (old.key << 32), np.int64(0xFFFFFFFF)
+
+    def difference(index: np.ndarray) -> np.ndarray:
+        counts_new = np.empty((len(index), 2 * new.groups), dtype=np.int64)
+        counts_old = np.empty((len(index), 2 * old.groups), dtype=np.int64)
+        for i, rows in enumerate(index):
+            both = packed[rows]
+            counts_new[i] = np.bincount(both & low, minlength=2 * new.groups)
+            counts_old[i] = np.bincount(both >> 32, minlength=2 * old.groups)
+        return new.auc(counts_new) - old.auc(counts_old)
+    return difference
 
 
 def _resampler(metric: str, y, predicted, probability) -> Callable[[np.ndarray], np.ndarray]:
@@ -170,6 +189,8 @@ def _paired_resamplers(metric: str, y, challenger: dict[str, np.ndarray], champi
                             np.asarray(m["probability"], dtype=float))[:, 0] for m in (challenger, champion))
         difference, n = new - old, len(y)
         return lambda index: difference[index].sum(axis=1) / n
+    if paired == RANK_AUC:
+        return _paired_rank_auc(y, *(np.asarray(m["probability"], dtype=float) for m in (challenger, champion)))
     new, old = (_resampler(metric, y, m["predicted"], m.get("probability")) for m in (challenger, champion))
     return lambda index: new(index) - old(index)
 
