@@ -119,12 +119,11 @@ def test_approve_moves_the_champion_reject_records_and_a_newer_candidate_superse
 
     stack = reviewed.stack
     # at once: a request left unanswered (it times out), one approved, and on ASK one superseded by a newer one
-    late, approved, first, second = (_candidate(stack, n) for n in (LATE, YES, ASK, ASK))
+    late, approved, stale, first, second = (_candidate(stack, n) for n in (LATE, YES, ASK, ASK, ASK))
     late_run, approved_run, first_run = (_trigger(stack, n, v) for n, v in ((LATE, late), (YES, approved),
                                                                              (ASK, first)))
-    _poll(lambda: _tags(ASK, first).get("approval") == "pending", 180, f"{ASK} v{first} did not wait for approval")
+    _parked(stack, ASK, first_run)
     second_run = _trigger(stack, ASK, second)  # a newer candidate: the first request is superseded
-    _parked(stack, ASK, first_run)  # its request is made all the same, and may be answered
     detail = _detail(stack, ASK, first_run)
     assert detail["subject"] == f"Promote {ASK} v{first} to champion?"
     assert "verdict **promote**" in detail["body"]
@@ -136,6 +135,7 @@ def test_approve_moves_the_champion_reject_records_and_a_newer_candidate_superse
     _parked(stack, ASK, second_run)
     assert _tags(ASK, first)["approval"] == "superseded"
     assert _tags(ASK, second)["approval"] == "pending"
+    stale_run = _trigger(stack, ASK, stale)  # older than the one waiting: superseded at once, nobody is asked
     _parked(stack, YES, approved_run)
     answered = _answer(stack, ASK, second_run, "Reject", "not this week")
     assert answered["responded_by"]["name"] == runtime.USERNAME
@@ -145,6 +145,11 @@ def test_approve_moves_the_champion_reject_records_and_a_newer_candidate_superse
         assert _finished(stack, name, run)["state"] == "success"
 
     assert _tags(ASK, first)["approval"] == "superseded", "answering a superseded request moves nothing"
+    assert _finished(stack, ASK, stale_run)["state"] == "success"
+    skipped = stack.client.get(f"/dags/register_{ASK}/dagRuns/{stale_run}/taskInstances/approve")
+    assert skipped["state"] == "skipped", "no request for a version a newer one supersedes"
+    tags = _tags(ASK, stale)
+    assert (tags["approval"], tags["approval.comment"]) == ("superseded", f"superseded by v{second}, already waiting")
     tags = _tags(ASK, second)
     assert (tags["approval"], tags["approval.by"], tags["approval.comment"]) == ("rejected", runtime.USERNAME,
                                                                                  "not this week")

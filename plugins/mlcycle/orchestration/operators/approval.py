@@ -9,6 +9,10 @@ standard provider's operator behaves, and what this one does about it:
   and ``retries`` is 0, so an unanswered request ends as ``approval=timedout``;
 - *Reject* only skips downstream tasks: the answer is recorded here (tags and promotion history), and
   *Approve* promotes here too (the champion lock serialises it with other moves);
+- a version superseded before its request is made (a newer candidate already waits) is not asked about:
+  the task is skipped. One superseded while its request waits keeps the request open in Airflow (a task
+  cannot answer another task's request; see the README): answering it records ``approval_closed`` and
+  moves nothing;
 - ``dag.test()`` waits for an answer forever: no ``dag.test()``-based test runs a pipeline that requires
   approval.
 """
@@ -69,11 +73,14 @@ class PromotionApprovalOperator(ApprovalOperator):
         return waiting[-1]
 
     def execute(self, context: Context) -> Any:
-        from mlcycle.core import registry
+        from mlcycle.core import approval, registry
         from mlcycle.orchestration import links
 
         version = self._waiting_version(context)
         tags = registry.version_info(self.config.model_name, version)["tags"]
+        if tags.get("approval") == approval.SUPERSEDED:  # a newer candidate waits already: nobody is asked
+            raise AirflowSkipException(f"v{version} is superseded ({tags.get('approval.comment', '')}): "
+                                       "no request is made")
         self.subject, self.body = request_text(self.config, version, tags,
                                                links.report_url(self.config.name, f"gate/v{version}"))
         return super().execute(context)
