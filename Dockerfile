@@ -13,14 +13,12 @@ RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r /opt/mlcycle/requireme
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
-# celery 5.7 with the celery provider 3.26 (both in the lock) cannot run a worker: see the module's docstring
-COPY --chown=airflow:0 docker/celery-compat/ /opt/mlcycle/celery-compat/
 
 # No .git in the image: the commit recorded on every model version comes from the build.
 ARG MLCYCLE_CODE_VERSION=unknown
 ENV MLCYCLE_CODE_VERSION=${MLCYCLE_CODE_VERSION} \
     MLCYCLE_HOME=/opt/airflow/state \
-    PYTHONPATH=/opt/mlcycle/celery-compat:/opt/airflow/plugins \
+    PYTHONPATH=/opt/airflow/plugins \
     GX_ANALYTICS_ENABLED=false \
     DVC_NO_ANALYTICS=1 \
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false

@@ -63,8 +63,18 @@ status: $(STAMP) ## each component: pid, up since, restarts, health (exit 1 when
 clean: stop ## stop everything and delete all state (.state/)
 	rm -rf .state
 
-test: $(STAMP) lint compose-parser chromium prometheus ## lint, then unit, DAG, integration and end-to-end tests
-	@$(PY) -m pytest
+# tests/topology runs beside the main session, in a pytest process of its own: most of both is waiting on
+# schedulers, retries and heartbeats, so side by side they take little longer than the main session alone
+TOPOLOGY_LOG := .state/test-topology.log
+test: $(STAMP) lint compose-parser chromium prometheus redis-server ## lint, then unit, DAG, integration, end-to-end and production-topology tests
+	@mkdir -p .state
+	@echo "tests/topology starts beside this session (its output: $(TOPOLOGY_LOG))"
+	@$(PY) -m pytest tests/topology -p no:cacheprovider --durations=10 > $(TOPOLOGY_LOG) 2>&1 & topology=$$!; \
+	trap 'kill -INT $$topology 2>/dev/null; wait $$topology' INT TERM; \
+	$(PY) -m pytest; main=$$?; \
+	echo "== waiting for tests/topology =="; wait $$topology; topo=$$?; \
+	if [ $$topo -eq 0 ]; then tail -n 14 $(TOPOLOGY_LOG); else cat $(TOPOLOGY_LOG); fi; \
+	exit $$(( main || topo ))
 
 compose-parser: ## Debian's docker-compose, to validate docker-compose.yaml without a Docker engine
 	@command -v docker-compose >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)
@@ -81,7 +91,7 @@ observe: $(STAMP) prometheus ## the metrics exporter and Prometheus (:9090) scra
 redis-server: ## Debian's redis-server, the Celery broker of the native production topology
 	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
 
-test-topology: $(STAMP) redis-server ## the native production topology: the lifecycle on Celery/S3 and five faults (15-35 min)
+test-topology: $(STAMP) redis-server ## only the native production topology: the lifecycle on Celery/S3 and five faults
 	@$(PY) -m pytest tests/topology
 
 prod-local: $(STAMP) redis-server ## docker-compose.yaml's topology as native processes (Celery, Redis, S3 stand-in, MLflow)

@@ -12,6 +12,7 @@ the scheduler. Airflow's recovery timeouts are seconds (FAST_RECOVERY), so fault
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,9 +25,22 @@ from e2e.conftest import FAST_RECOVERY, JANUARY, _e2e_config, seed_january
 # a killed worker's task is noticed in seconds (FAST_RECOVERY), a task lost between the scheduler and a worker
 # is queued again after a minute, not 10. (Not Celery's visibility timeout: a message of a task running longer
 # than it is delivered to a second worker, which Airflow refuses, but which costs a worker slot.)
+# `make test` starts this session in the background, where the shell ignores SIGINT: take it again, so that an
+# interrupted `make test` stops the topology through the fixture's teardown instead of leaving it running
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 FAULTS = {**FAST_RECOVERY, "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",
-          # an MLflow that does not answer fails a task within about two minutes, not MLflow's default fifteen
-          "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+          # an MLflow that does not answer fails a task within about half a minute, not MLflow's default fifteen
+          "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
+RETRY_DELAY_SECONDS = 5  # a failed try is retried after seconds (the pipelines' default waits a minute)
+
+
+def _topology_config() -> str:
+    """The e2e pipeline config (a test-sized window), its tasks retried after seconds."""
+    import yaml
+
+    return yaml.safe_dump({**yaml.safe_load(_e2e_config()), "retry_delay_seconds": RETRY_DELAY_SECONDS},
+                          sort_keys=False)
 
 
 def _wait_for(t, names: tuple[str, ...]) -> None:
@@ -47,7 +61,7 @@ def topology():
     # not under pytest's base temp folder: a concurrent pytest session of the same user may prune it (it keeps
     # three) while this one runs, and a deleted state folder takes PostgreSQL and the supervisor's files with it
     root = Path(tempfile.mkdtemp(prefix="mlcycle-topology-"))
-    pipelines = pipelines_folder(root, "flights", _e2e_config())
+    pipelines = pipelines_folder(root, "flights", _topology_config())
     t = topology.Topology(root / "prod", config={**FAULTS, "MLCYCLE_PIPELINES_DIR": str(pipelines)}, s3_proxy=True)
     with pytest.MonkeyPatch.context() as patch:
         local_state(patch, t.state, pipelines)

@@ -131,6 +131,7 @@ class PipelineConfig(_Strict):
     owner: str = "ml-platform"
     tags: list[str] = []
     retries: int = Field(2, ge=1)
+    retry_delay_seconds: int = Field(60, ge=1, description="Wait between a failed try and the next one.")
     columns: dict[str, ColumnType] = Field(min_length=1)
     date_column: str
     label: str

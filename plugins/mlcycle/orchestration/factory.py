@@ -45,7 +45,7 @@ def _common(config: PipelineConfig, stage: str, doc: str) -> dict:
         "doc_md": f"### {stage}_{config.name}\n{doc}\n\nPipeline config: `include/pipelines/{config.name}.yaml`.",
         "tags": sorted({*config.tags, stage, "mlcycle"}),
         "default_args": {"owner": config.owner, "retries": config.retries,
-                         "retry_delay": dt.timedelta(minutes=1),
+                         "retry_delay": dt.timedelta(seconds=config.retry_delay_seconds),
                          "on_failure_callback": TaskFailureNotifier(pipeline=config.name)},
         "start_date": _utc(config.schedule.start_date),
         "catchup": False,

@@ -41,7 +41,6 @@ from mlcycle.tools import compose_env, postgres, stack
 from mlcycle.tools.runtime import _generated
 
 COMPOSE = settings.REPO_ROOT / "docker-compose.yaml"
-CELERY_COMPAT = settings.REPO_ROOT / "docker" / "celery-compat"  # celery 5.7 with the celery provider 3.26
 # compose's addresses (service:container port) and the name of their native port
 ADDRESSES = {"postgres:5432": "postgres", "redis:6379": "redis", "minio:9000": "s3", "mlflow:5000": "mlflow",
              "airflow-api-server:8080": "api"}
@@ -165,9 +164,7 @@ class Topology:
 
     def airflow_env(self, service: str = "airflow-scheduler") -> dict[str, str]:
         """An Airflow component's environment: compose's, then what a host needs instead of a container."""
-        base = self.env()
-        return {**base, **self.service(service)["environment"],
-                "PYTHONPATH": f"{CELERY_COMPAT}:{base['PYTHONPATH']}",  # see docker/celery-compat/
+        return {**self.env(), **self.service(service)["environment"],
                 "AIRFLOW__API__HOST": "127.0.0.1", "AIRFLOW__API__PORT": str(self.port["api"]),
                 "AIRFLOW__API__WORKERS": "1",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
