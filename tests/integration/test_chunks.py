@@ -75,12 +75,16 @@ def test_a_chunk_killed_mid_way_resumes_with_the_missing_days_only(flights_confi
     assert storage.list_partitions("raw", "flights") == DAYS[:2]
     before = _mtimes("raw")
     chunk = ingestion.ingest_days(flights_config, DAYS, run_id=RUN)
-    assert chunk.resumed == DAYS[:2] and not chunk.failed
-    assert [r["ds"] for r in chunk.done] == DAYS and _mtimes("raw") == before  # kept, not written again
+    assert chunk.resumed == DAYS[:2]
+    assert not chunk.failed
+    assert [r["ds"] for r in chunk.done] == DAYS
+    assert _mtimes("raw") == before
     for result in chunk.done:  # every day versioned, the kept ones too
         manifest = storage.read_manifest(result["uri"])
         pointer = settings.dvc_repo_dir() / f"{lake.dvc_path(result['uri'])}.dvc"
-        assert pointer.exists() and result["md5"] == manifest["md5"] and manifest["run"] == RUN
+        assert pointer.exists()
+        assert result["md5"] == manifest["md5"]
+        assert manifest["run"] == RUN
 
     # validate: killed while reading the third day's raw data; the first two are published
     validated_root = Path(lake.zone("validated", "flights").removeprefix("file://"))
@@ -90,13 +94,17 @@ def test_a_chunk_killed_mid_way_resumes_with_the_missing_days_only(flights_confi
     assert ingestion.pending_validation(flights_config) == DAYS[2:]
     before = _mtimes("validated")
     chunk = ingestion.validate_days(flights_config, DAYS, run_id=RUN)
-    assert chunk.resumed == DAYS[:2] and not chunk.failed and _mtimes("validated") == before
-    assert [r["ds"] for r in chunk.done] == DAYS and ingestion.pending_validation(flights_config) == []
+    assert chunk.resumed == DAYS[:2]
+    assert not chunk.failed
+    assert _mtimes("validated") == before
+    assert [r["ds"] for r in chunk.done] == DAYS
+    assert ingestion.pending_validation(flights_config) == []
     assert all(r["quarantined_rows"] > 0 for r in chunk.done)  # the kept days report their outcome as before
 
     # another run (a person re-running the range) redoes every day
     again = ingestion.validate_days(flights_config, DAYS[:1], run_id="manual__again")
-    assert again.resumed == [] and [r["ds"] for r in again.done] == DAYS[:1]
+    assert again.resumed == []
+    assert [r["ds"] for r in again.done] == DAYS[:1]
 
 
 def test_a_bad_day_is_refused_and_the_rest_of_its_chunk_is_published(flights_config, state):
@@ -106,7 +114,8 @@ def test_a_bad_day_is_refused_and_the_rest_of_its_chunk_is_published(flights_con
     for ds in DAYS[:1] + DAYS[2:3]:
         _land(flights_config, ds)
     chunk = ingestion.ingest_days(flights_config, DAYS[:3], run_id=RUN)
-    assert [r["ds"] for r in chunk.done] == [DAYS[0], DAYS[2]] and list(chunk.failed) == [DAYS[1]]
+    assert [r["ds"] for r in chunk.done] == [DAYS[0], DAYS[2]]
+    assert list(chunk.failed) == [DAYS[1]]
     assert storage.list_partitions("raw", "flights") == [DAYS[0], DAYS[2]]
     with pytest.raises(ingestion.ChunkRefused, match=rf"1 of 3 days refused, the others are published: {DAYS[1]}: "
                                                      rf"IngestError: no landed file for flights {DAYS[1]}"):
