@@ -143,7 +143,7 @@ def test_a_range_is_mapped_in_chunks_of_days_and_a_daily_run_is_one_day():
 
 
 def test_a_chunk_emits_one_event_with_its_days_and_a_day_keeps_its_own():
-    from mlcycle.orchestration.operators.base import as_days, event_days
+    from mlcycle.orchestration.operators.base import as_days, chunk_size, event_days
     from mlcycle.stages.ingestion import Chunk
 
     events: dict = {}
@@ -161,6 +161,7 @@ def test_a_chunk_emits_one_event_with_its_days_and_a_day_keeps_its_own():
     extra = operator.publish({"outlet_events": Events()}, Chunk(done=two))
     assert extra == events["raw.flights"].extra == {"days": ["2013-01-02", "2013-01-03"], "partitions": two}
     assert event_days([one, extra, {"source": "x"}]) == {"2013-01-02", "2013-01-03"}
+    assert (chunk_size([one], 7), chunk_size([one, extra], 7), chunk_size([], 7)) == (1, 2, 7)
     assert as_days("2013-01-02") == ["2013-01-02"]
     assert as_days(("2013-01-02", "2013-01-03")) == ["2013-01-02", "2013-01-03"]
 

@@ -136,6 +136,12 @@ def event_days(extras: list[dict[str, Any]]) -> set[str]:
     return {day for extra in extras for day in ([extra["ds"]] if "ds" in extra else extra.get("days", []))}
 
 
+def chunk_size(extras: list[dict[str, Any]], default: int) -> int:
+    """Days per task for the days these events announce: as many as the largest event (1 for daily runs'
+    events), ``default`` without events (a run by hand)."""
+    return max((len(extra.get("days", [None])) for extra in extras), default=default)
+
+
 def as_days(value: str | list[str]) -> list[str]:
     """A mapped ``ds``: one day (a string), or a chunk of days (a list)."""
     return [value] if isinstance(value, str) else [str(day) for day in value]

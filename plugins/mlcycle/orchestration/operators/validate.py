@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from mlcycle.orchestration.operators.base import PipelineOperator, as_days, event_days, trigger_extras
+from mlcycle.orchestration.operators.base import PipelineOperator, as_days, chunk_size, event_days, trigger_extras
 from mlcycle.stages import libraries
 
 
@@ -39,8 +39,7 @@ class ResolvePartitionsOperator(PipelineOperator):
         self.log.info("%s", work.reason)
         if self.stage != "validate":
             return work.days
-        largest = max((len(e.get("days", [e.get("ds")])) for e in extras), default=None)
-        return lake.chunks(work.days, largest or self.config.schedule.backfill_chunk_days)
+        return lake.chunks(work.days, chunk_size(extras, self.config.schedule.backfill_chunk_days))
 
 
 class ValidateOperator(PipelineOperator):
