@@ -6,8 +6,10 @@
   PostgreSQL, Airflow's API server, scheduler with the LocalExecutor, DAG processor, triggerer; no
   MLflow; free ports, a state folder under the benchmark's temporary folder), one ``ingest_flights``
   run with From / To over the N days, ``validate_flights`` following on the ``raw.flights`` events, as
-  in production. ``preload`` is :func:`mlcycle.tools.stack.task_start_env`: task processes inherit the
-  stages' libraries from a forkserver that imported them once; off, each task process imports them.
+  in production, ``--chunk-days`` days per wait, ingest and validate task (default: the config's
+  ``schedule.backfill_chunk_days``). ``preload`` is :func:`mlcycle.tools.stack.task_start_env`: task
+  processes inherit the stages' libraries from a forkserver that imported them once; off, each task
+  process imports them.
 
 Every path starts from the same landed files (dated an hour back: the sensor takes them at its first
 look). The wall time of a stack is from the ingest run's creation to the last task's end. Each task
@@ -37,6 +39,9 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--preload", default=",".join(VARIANTS), metavar="off,on",
                        help="backfill: scheduler variants to run, in this order (default %(default)s)")
     group.add_argument("--skip-plain", action="store_true", help="backfill: no plain-script baseline")
+    group.add_argument("--chunk-days", type=int, default=None, metavar="N",
+                       help="backfill: days per task instance on the scheduler (the ingest run's Param chunk_days; "
+                            "default: the config's schedule.backfill_chunk_days; 1: one task per day)")
 
 
 def run(ctx) -> None:

@@ -81,14 +81,16 @@ def on_stack(ctx, days: list[str], landed: Path, preload: bool) -> dict[str, Any
     rt = runtime.Runtime(home=_state(ctx.home / f"backfill-stack-{label.replace(' ', '-')}", landed),
                          airflow_port=stack.free_port(), mlflow_port=stack.free_port(), with_mlflow=False,
                          preload=preload)
-    say(f"  scheduler, {label}: starting a stack in {rt.home} ...")
+    say(f"  scheduler, {label}: starting a stack in {rt.home} (days per task: "
+        f"{ctx.args.chunk_days or 'the config default'}) ...")
     try:
         runtime.start(rt)
         client = AirflowClient(rt.airflow_url, runtime.USERNAME, rt.password(), timeout=120)
         client.wait_for_dags(list(DAGS), timeout=300)
         for dag_id in DAGS:  # only these two: no other pipeline's DAG takes a slot
             client.request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-        run = client.trigger(DAGS[0], conf={"from_date": days[0], "to_date": days[-1]})
+        chunk = {"chunk_days": ctx.args.chunk_days} if ctx.args.chunk_days else {}
+        run = client.trigger(DAGS[0], conf={"from_date": days[0], "to_date": days[-1], **chunk})
         validated = _wait(ctx, rt, client, len(days), label)
         tasks = _task_instances(client)
     finally:

@@ -15,7 +15,7 @@ from mlcycle.orchestration.assets import pipeline_asset
 
 P = {"pipeline": "flights"}
 CASES = [
-    (ops.IngestDatesOperator, {}, ("ds", "from_date", "to_date")),
+    (ops.IngestDatesOperator, {}, ("ds", "from_date", "to_date", "chunk_days")),
     (ops.IngestOperator, P, ("ds", "landing_uri")),
     (ops.LandingFileSensor, {"uri": "file:///x/{{ ds }}.csv"}, ("uri",)),
     (ops.ResolvePartitionsOperator, P, ("ds",)),
@@ -114,7 +114,7 @@ def test_rollback_moves_the_champion_of_the_model_not_of_the_pipeline(monkeypatc
 def test_a_day_after_the_end_date_is_refused_with_the_fix():
     from airflow.sdk.exceptions import AirflowFailException
 
-    dates = ops.IngestDatesOperator(task_id="dates", ds="2014-01-02", from_date="", to_date="",
+    dates = ops.IngestDatesOperator(task_id="dates", ds="2014-01-02", from_date="", to_date="", chunk_days="",
                                     last_day="2013-12-31", config_file="include/pipelines/flights.yaml")
     with pytest.raises(AirflowFailException, match=r"2014-01-02 is after schedule.end_date 2013-12-31, where this "
                                                    r"pipeline stops. To ingest later days, set schedule.end_date in "
@@ -124,7 +124,46 @@ def test_a_day_after_the_end_date_is_refused_with_the_fix():
     with pytest.raises(AirflowFailException, match=r"2014-01-01 is after"):
         dates.execute({})
     dates.to_date = "2013-12-31"
-    assert dates.execute({}) == ["2013-12-30", "2013-12-31"]
+    assert dates.execute({}) == [["2013-12-30"], ["2013-12-31"]]
+
+
+def test_a_range_is_mapped_in_chunks_of_days_and_a_daily_run_is_one_day():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    dates = ops.IngestDatesOperator(task_id="dates", ds="2013-01-09", from_date="2013-01-01", to_date="2013-01-05",
+                                    chunk_days="", default_chunk_days=2)
+    assert dates.execute({}) == [["2013-01-01", "2013-01-02"], ["2013-01-03", "2013-01-04"], ["2013-01-05"]]
+    dates.chunk_days = "3"  # the Param of the trigger form wins over the config's default
+    assert dates.execute({}) == [["2013-01-01", "2013-01-02", "2013-01-03"], ["2013-01-04", "2013-01-05"]]
+    dates.from_date = dates.to_date = ""
+    assert dates.execute({}) == [["2013-01-09"]]
+    dates.chunk_days = "0"
+    with pytest.raises(AirflowFailException, match="chunk_days: chunk size 0: give a number of days per task"):
+        dates.execute({})
+
+
+def test_a_chunk_emits_one_event_with_its_days_and_a_day_keeps_its_own():
+    from mlcycle.orchestration.operators.base import as_days, chunk_size, event_days
+    from mlcycle.stages.ingestion import Chunk
+
+    events: dict = {}
+
+    class Events(dict):
+        def __missing__(self, key):
+            events[key.name] = SimpleNamespace(extra=None)
+            return events[key.name]
+
+    operator = ops.IngestOperator(task_id="t", pipeline="flights")
+    one = {"ds": "2013-01-02", "rows": 3}
+    assert operator.publish({"outlet_events": Events()}, Chunk(done=[one])) == one
+    assert events["raw.flights"].extra == one
+    two = [one, {"ds": "2013-01-03", "rows": 4}]
+    extra = operator.publish({"outlet_events": Events()}, Chunk(done=two))
+    assert extra == events["raw.flights"].extra == {"days": ["2013-01-02", "2013-01-03"], "partitions": two}
+    assert event_days([one, extra, {"source": "x"}]) == {"2013-01-02", "2013-01-03"}
+    assert (chunk_size([one], 7), chunk_size([one, extra], 7), chunk_size([], 7)) == (1, 2, 7)
+    assert as_days("2013-01-02") == ["2013-01-02"]
+    assert as_days(("2013-01-02", "2013-01-03")) == ["2013-01-02", "2013-01-03"]
 
 
 def test_a_bounded_schedule_is_events_so_a_later_run_still_has_tasks():

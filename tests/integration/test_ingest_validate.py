@@ -134,18 +134,27 @@ def test_validate_picks_up_partitions_whose_events_were_missed(dags, flights_con
 
 
 def test_a_date_range_from_the_trigger_form_ingests_every_day(dags, flights_config, state):
-    """The From / To Params backfill a range in one run, one mapped wait + ingest per day."""
-    from mlcycle.core import storage
+    """The From / To Params backfill a range in one run, one mapped wait + ingest per chunk of days (Param
+    chunk_days), one raw event per chunk naming its days."""
+    from mlcycle.core import lake, storage
 
     ingest, _ = dags
     days = ["2013-05-01", "2013-05-02", "2013-05-03"]
     for ds in days:
         _land(flights_config, ds)
-    run = ingest.test(logical_date=_logical("2013-06-30"), run_conf={"from_date": days[0], "to_date": days[-1]})
+    run = ingest.test(logical_date=_logical("2013-06-30"), run_conf={"from_date": days[0], "to_date": days[-1],
+                                                                     "chunk_days": 2})
     assert run.state == "success", _task_states(run)
     ingested = sorted((ti.map_index, ti.state) for ti in run.get_task_instances() if ti.task_id == "ingest")
-    assert ingested == [(0, "success"), (1, "success"), (2, "success")]
+    assert ingested == [(0, "success"), (1, "success")]
     assert storage.list_partitions("raw", "flights") == days
+    assert [storage.read_manifest(lake.partition("raw", "flights", d))["run"] for d in days] == [run.run_id] * 3
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        extras = [e.extra for e in session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id)]
+    assert sorted(e.get("days") or [e["ds"]] for e in extras) == [days[:2], days[2:]]
 
 
 def test_a_reversed_or_too_long_range_is_refused(dags, flights_config, state):

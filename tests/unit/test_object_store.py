@@ -88,3 +88,25 @@ def test_drift_asset_watches_the_pipelines_sqs_queue(monkeypatch):
     assert (kwargs["aws_conn_id"], kwargs["waiter_delay"]) == ("aws_default", 5)
     assert drift == pipeline_asset("drift", "flights")  # the same Asset wherever it is built
     assert pipeline_asset("raw", "flights").watchers == []
+
+
+def test_landing_sensor_of_a_chunk_waits_for_each_file_deferring_on_the_first_missing(tmp_path):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from mlcycle.orchestration.operators import LandingFileSensor
+
+    files = [tmp_path / f"flights_2013-01-0{i}.csv" for i in (1, 2, 3)]
+    files[0].write_text("a\n")
+    sensor = LandingFileSensor(task_id="w", uri=[f"file://{f}" for f in files], ready="exists")
+    assert not sensor.poke({})
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    assert deferred.value.trigger.uri == f"file://{files[1]}"
+    deadline = deferred.value.kwargs["deadline"]  # one deadline for the whole chunk, kept across deferrals
+    files[1].write_text("b\n")
+    with pytest.raises(TaskDeferred) as deferred:  # the trigger fired for the second: it waits for the third
+        sensor.execute_complete({}, {"status": "success", "look": {}}, deadline=deadline)
+    assert (deferred.value.trigger.uri, deferred.value.kwargs["deadline"]) == (f"file://{files[2]}", deadline)
+    files[2].write_text("c\n")
+    assert sensor.execute_complete({}, {"status": "success", "look": {}}, deadline=deadline) is None
+    assert sensor.poke({})

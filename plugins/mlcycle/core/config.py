@@ -36,6 +36,9 @@ class ScheduleConfig(_Strict):
     start_date: dt.date
     end_date: dt.date | None = None
     catchup: bool = False
+    backfill_chunk_days: int = Field(7, ge=1, le=366, description="Days per task instance when a run ingests a "
+                                     "range (From / To): one wait, one ingest, one validate and one DVC push per "
+                                     "chunk. A daily run is one day.")
     paused_upon_creation: bool = Field(False, description="The pipeline's DAGs start paused: nothing runs until "
                                                           "a person unpauses them (the scaffold sets it).")
 

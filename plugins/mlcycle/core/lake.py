@@ -113,3 +113,10 @@ def asset_uri(kind: str, pipeline: str) -> str:
 def scratch(pipeline: str, kind: str, key: str) -> Path:
     """Local working folder of a report before it is published to the lake."""
     return settings.state_dir() / "reports" / pipeline / kind / key
+
+
+def chunks(days: list[str], size: int) -> list[list[str]]:
+    """``days`` in order, ``size`` per chunk (the last may be shorter): the work of one task instance each."""
+    if size < 1:
+        raise ValueError(f"chunk size {size}: give a number of days per task, at least 1")
+    return [days[i:i + size] for i in range(0, len(days), size)]

@@ -53,20 +53,33 @@ def _repo(root: Path, remote: str):
 def version_file(source_uri: str, relative_path: str, root: Path | None = None,
                  remote: str | None = None) -> DataVersion:
     """Copy ``source_uri`` into the DVC workspace at ``relative_path``, add it and push it."""
+    return version_files([(source_uri, relative_path)], root, remote)[0]
+
+
+def version_files(files: list[tuple[str, str]], root: Path | None = None,
+                  remote: str | None = None) -> list[DataVersion]:
+    """:func:`version_file` for several ``(source_uri, relative_path)`` pairs: one lock, one ``dvc add`` and
+    one ``dvc push`` for them all (a chunk of days). Adding a file DVC already tracks with the same content
+    changes nothing, so a retry may pass files versioned before."""
     root = root or settings.dvc_repo_dir()
     remote = remote or settings.dvc_remote_uri()
-    target = root / relative_path
+    targets = [root / relative_path for _, relative_path in files]
     with file_lock(root.parent / f".{root.name}.lock"):
         repo = _repo(root, remote)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(storage.read_bytes(source_uri))
-        repo.add(str(target))
-        repo.push(targets=[str(target)])
-        pointer = target.with_name(target.name + ".dvc")
-        text = pointer.read_text()
-    md5 = yaml.safe_load(text)["outs"][0]["md5"]
-    log.info("versioned %s with DVC: md5 %s, pushed to %s", relative_path, md5, remote)
-    return DataVersion(md5=md5, path=relative_path, pointer=str(pointer), pointer_text=text, remote=remote)
+        for (source_uri, _), target in zip(files, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(storage.read_bytes(source_uri))
+        repo.add([str(target) for target in targets])
+        repo.push(targets=[str(target) for target in targets])
+        texts = [target.with_name(target.name + ".dvc").read_text() for target in targets]
+    versions = []
+    for (_, relative_path), target, text in zip(files, targets, texts, strict=True):
+        md5 = yaml.safe_load(text)["outs"][0]["md5"]
+        versions.append(DataVersion(md5=md5, path=relative_path, pointer=str(target.with_name(target.name + ".dvc")),
+                                    pointer_text=text, remote=remote))
+    log.info("versioned %d file(s) with DVC (%s), pushed to %s", len(files),
+             ", ".join(f"{v.path} md5 {v.md5}" for v in versions), remote)
+    return versions
 
 
 def load_version(relative_path: str, md5: str, root: Path | None = None, remote: str | None = None) -> bytes:

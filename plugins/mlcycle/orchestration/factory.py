@@ -58,18 +58,25 @@ def ingest_dag(config: PipelineConfig) -> DAG:
     landing = lake.landing_file(config.landing.pattern)  # for the docs
     kwargs = _common(config, "ingest", "Wait for the day's file, type it, write `raw/<p>/ds=<ds>`, version it "
                      f"with DVC.\n\nWaits for `{landing}` until it is ready (`landing.ready`: {config.landing.ready}). "
-                     "Backfill a range from the trigger form (From / To), or with `airflow backfill create --dag-id "
-                     f"ingest_{config.name} --from-date ... --to-date ...`. A corrected file for a day already "
-                     "ingested: run the day again (From = To = the day); validate, score and monitor redo that day.")
+                     "Backfill a range from the trigger form (From / To; one wait and one ingest per chunk "
+                     f"of {config.schedule.backfill_chunk_days} days, `Days per task`), or with `airflow "
+                     f"backfill create --dag-id ingest_{config.name} --from-date ... --to-date ...`. A corrected "
+                     "file for a day already ingested: run the day again (From = To = the day); validate, score "
+                     "and monitor redo that day.")
     kwargs.update(catchup=config.schedule.catchup, max_active_runs=4)
     params = {
         "from_date": Param(None, type=["null", "string"], format="date", title="From (backfill)",
                            description="First day to ingest (YYYY-MM-DD). Empty: the run's logical date only."),
         "to_date": Param(None, type=["null", "string"], format="date", title="To (backfill)",
                          description="Last day to ingest, inclusive (at most 366 days after From)."),
+        "chunk_days": Param(None, type=["null", "integer"], minimum=1, maximum=366, title="Days per task (backfill)",
+                            description="Days each wait, ingest and validate task handles in a From / To range. "
+                                        f"Empty: {config.schedule.backfill_chunk_days} "
+                                        "(schedule.backfill_chunk_days); 1: one task per day."),
     }
     with DAG(schedule=_ingest_schedule(config), params=params, **kwargs) as dag:
         dates = IngestDatesOperator(task_id="dates", last_day=str(config.schedule.end_date or ""),
+                                    default_chunk_days=config.schedule.backfill_chunk_days,
                                     config_file=str(settings.pipelines_dir() / f"{config.name}.yaml"))
         wait = LandingFileSensor.partial(task_id="wait_for_file", poke_interval=config.landing.poke_seconds,
                                          timeout=config.landing.timeout_minutes * 60, ready=config.landing.ready,
@@ -99,11 +106,11 @@ def _ingest_schedule(config: PipelineConfig) -> str | EventsTimetable:
 
 
 def _landing_uri(config: PipelineConfig):
-    """Day -> URI of its landing file (applied on the worker to the ``dates`` task's output)."""
+    """Chunk of days -> URIs of their landing files (applied on the worker to the ``dates`` task's output)."""
     root = settings.landing_uri()
 
-    def uri(ds: str) -> str:
-        return lake.landing_file(config.landing_path(ds), root)
+    def uri(days: list[str]) -> list[str]:
+        return [lake.landing_file(config.landing_path(ds), root) for ds in days]
     return uri
 
 

@@ -23,6 +23,7 @@ from mlcycle.stages import libraries
 
 if TYPE_CHECKING:
     from mlcycle.core.config import PipelineConfig
+    from mlcycle.stages.ingestion import Chunk
     from mlcycle.stages.policy import Decision
 
 EMPTY = (None, "", "None")  # what an unset Param renders to in a templated field
@@ -83,6 +84,18 @@ class PipelineOperator(BaseOperator):
         else:
             self.log.info("%s is not an outlet of this task: no event", asset.name)
 
+    def publish(self, context: Context, chunk: Chunk) -> dict[str, Any] | None:
+        """Emit the event of a chunk of days (:class:`mlcycle.stages.ingestion.Chunk`), then fail for its refused
+        days. One day: that day's result, as a daily run always had; several: ``days`` and ``partitions`` (each
+        day's result). Returns the event's extra (None when no day was published)."""
+        extra = None
+        if chunk.done:
+            extra = chunk.done[0] if len(chunk.done) == 1 else {"days": [r["ds"] for r in chunk.done],
+                                                                 "partitions": chunk.done}
+            self.emit(context, extra)
+        chunk.raise_failures()  # a failed task emits no event: the days it published wait for the next one
+        return extra
+
     def guard_champion(self, context: Context, enforce: bool = True) -> Decision:
         """Audit the champion and refuse one that may not serve (:func:`mlcycle.stages.policy.before_consuming`);
         an incident is notified on every channel. ``enforce=False`` only reports."""
@@ -116,3 +129,19 @@ def trigger_extras(context: Context) -> list[dict[str, Any]]:
     return [{"asset": str(getattr(event, "asset", "")), **(event.extra or {})}
             for events in context["triggering_asset_events"].values() for event in events]
 
+
+
+def event_days(extras: list[dict[str, Any]]) -> set[str]:
+    """The days named by Asset events' extras: ``ds`` of a one-day event, ``days`` of a chunk's."""
+    return {day for extra in extras for day in ([extra["ds"]] if "ds" in extra else extra.get("days", []))}
+
+
+def chunk_size(extras: list[dict[str, Any]], default: int) -> int:
+    """Days per task for the days these events announce: as many as the largest event (1 for daily runs'
+    events), ``default`` without events (a run by hand)."""
+    return max((len(extra.get("days", [None])) for extra in extras), default=default)
+
+
+def as_days(value: str | list[str]) -> list[str]:
+    """A mapped ``ds``: one day (a string), or a chunk of days (a list)."""
+    return [value] if isinstance(value, str) else [str(day) for day in value]

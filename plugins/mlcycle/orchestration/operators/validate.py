@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from mlcycle.orchestration.operators.base import PipelineOperator, trigger_extras
+from mlcycle.orchestration.operators.base import PipelineOperator, as_days, chunk_size, event_days, trigger_extras
 from mlcycle.stages import libraries
 
 
@@ -16,7 +16,9 @@ class ResolvePartitionsOperator(PipelineOperator):
     :func:`mlcycle.stages.policy.days_to_handle`: the ``ds`` Param, else what the lake says is pending).
     For score and monitor, the champion is audited and checked first (:meth:`guard_champion`).
 
-    Returns a list for dynamic task mapping; an empty list skips the mapped task.
+    Returns a list for dynamic task mapping; an empty list skips the mapped task. For validate, a list of
+    chunks (lists of days) as long as the triggering ``raw`` events' chunks (one day each on daily runs); a
+    run by hand without events chunks by ``schedule.backfill_chunk_days``.
     """
 
     template_fields: Sequence[str] = ("ds",)
@@ -26,24 +28,28 @@ class ResolvePartitionsOperator(PipelineOperator):
         self.stage = stage
         self.ds = ds
 
-    def run(self, context: Context) -> list[str]:
+    def run(self, context: Context) -> list[str] | list[list[str]]:
+        from mlcycle.core import lake
         from mlcycle.stages import policy
 
         if self.stage in ("score", "monitor"):  # the start of every consumer of the champion
             self.guard_champion(context)
-        event_days = {extra["ds"] for extra in trigger_extras(context) if "ds" in extra}
-        work = policy.days_to_handle(self.config, self.stage, self.optional(self.ds), event_days)
+        extras = trigger_extras(context)
+        work = policy.days_to_handle(self.config, self.stage, self.optional(self.ds), event_days(extras))
         self.log.info("%s", work.reason)
-        return work.days
+        if self.stage != "validate":
+            return work.days
+        return lake.chunks(work.days, chunk_size(extras, self.config.schedule.backfill_chunk_days))
 
 
 class ValidateOperator(PipelineOperator):
-    """Run the pipeline's GX suite on ``raw/<pipeline>/ds=<ds>``.
+    """Run the pipeline's GX suite on ``raw/<pipeline>/ds=<ds>`` (each day of a chunk, in order).
 
     Failing rows go to quarantine with the expectations they failed; the batch fails (nothing
     published) on a table-level failure, when too many rows fail, or when the day's row count is far
     from the recent normal (unless ``accept_volume``, the Param of the same name, is true). Passing rows are written to
-    ``validated/<pipeline>/ds=<ds>`` and the ``validated.<pipeline>`` Asset is emitted.
+    ``validated/<pipeline>/ds=<ds>`` and the ``validated.<pipeline>`` Asset is emitted (one event per task;
+    see :meth:`PipelineOperator.publish`). A retry keeps the days an earlier try of the run published.
     """
 
     template_fields: Sequence[str] = ("ds", "accept_volume")
@@ -51,21 +57,22 @@ class ValidateOperator(PipelineOperator):
     emits = "validated"
     heavy_imports = libraries.VALIDATE
 
-    def __init__(self, *, ds: str, accept_volume: str | bool = "{{ params.accept_volume | default(false) }}",
+    def __init__(self, *, ds: str | list[str],
+                 accept_volume: str | bool = "{{ params.accept_volume | default(false) }}",
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ds = ds
         self.accept_volume = accept_volume
 
-    def run(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any] | None:
         from mlcycle.stages import ingestion
 
         accept = str(self.accept_volume).lower() == "true"
-        result = ingestion.validate_day(self.config, self.ds, f"{self.pipeline}-{self.ds}-{context['run_id']}",
-                                        accept_volume=accept)
-        self.emit(context, result)
-        self._notify_quarantine(result, context)
-        return result
+        chunk = ingestion.validate_days(self.config, as_days(self.ds), context["run_id"], accept_volume=accept)
+        for result in chunk.done:
+            if result["ds"] not in chunk.resumed:  # an earlier try notified it
+                self._notify_quarantine(result, context)
+        return self.publish(context, chunk)
 
     def _notify_quarantine(self, result: dict[str, Any], context: Context) -> None:
         from mlcycle.orchestration.notifiers import QuarantineNotifier
