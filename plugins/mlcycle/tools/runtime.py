@@ -107,8 +107,9 @@ class Runtime:
         return self.database == "postgres" and not self.database_url
 
     def password(self) -> str:
-        """The admin password, generated once per state folder and kept in the passwords file."""
-        return self._secret("passwords.json", USERNAME, lambda: secrets.token_urlsafe(12))
+        """The admin password, generated once per state folder and kept in the passwords file. Hex: a
+        URL-safe token may start with "-", which a command line then reads as an option (``--password -x...``)."""
+        return self._secret("passwords.json", USERNAME, lambda: secrets.token_hex(12))
 
     def _secret(self, file: str, key: str, make: Any) -> str:
         path = self.airflow_home / file
@@ -209,7 +210,7 @@ class Runtime:
         return control.health(self)
 
 
-def _generated(path: Path, *names: str, make: Any = lambda: secrets.token_urlsafe(18)) -> dict[str, str]:
+def _generated(path: Path, *names: str, make: Any = lambda: secrets.token_hex(18)) -> dict[str, str]:
     """Secrets kept in ``path`` (JSON, readable by its owner only), each generated the first time it is asked for."""
     known = json.loads(path.read_text()) if path.exists() else {}
     missing = [name for name in names if name not in known]
