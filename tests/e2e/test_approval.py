@@ -136,6 +136,8 @@ def test_approve_moves_the_champion_reject_records_and_a_newer_candidate_superse
     assert _tags(ASK, first)["approval"] == "superseded"
     assert _tags(ASK, second)["approval"] == "pending"
     stale_run = _trigger(stack, ASK, stale)  # older than the one waiting: superseded at once, nobody is asked
+    # its register task must find the newer candidate still waiting: answer that request only after it did
+    _poll(lambda: _tags(ASK, stale).get("approval") == "superseded", 180, f"{ASK} v{stale} superseded at once")
     _parked(stack, YES, approved_run)
     answered = _answer(stack, ASK, second_run, "Reject", "not this week")
     assert answered["responded_by"]["name"] == runtime.USERNAME
