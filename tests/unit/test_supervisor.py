@@ -113,3 +113,31 @@ def test_a_watched_component_that_stops_answering_is_killed_and_restarted(tmp_pa
         assert sup.components[0].process.pid != first
         sup.stop_all()
     assert f"hung: {never} failed for" in capsys.readouterr().out
+
+
+def _titled(cwd: Path) -> subprocess.Popen:
+    """A process titled as Airflow titles a task process, in a session of its own, working in ``cwd``."""
+    code = "import setproctitle, time; setproctitle.setproctitle('airflow worker -- 01a2'); time.sleep(60)"
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=cwd, start_new_session=True)
+    for _ in range(100):  # until the title is set
+        with open(f"/proc/{process.pid}/cmdline", "rb") as cmdline:
+            if cmdline.read().startswith(b"airflow worker --"):
+                return process
+        time.sleep(0.05)
+    raise AssertionError("the process never took its title")
+
+
+def test_stop_kills_task_processes_left_in_its_state_folder_and_no_others(tmp_path):
+    """Executors start task processes in sessions of their own: a stack's stop finds them by title and folder."""
+    mine, other = tmp_path / "state", tmp_path / "other"
+    mine.mkdir()
+    other.mkdir()
+    left, elsewhere = _titled(mine), _titled(other)
+    try:
+        assert control.kill_task_processes(mine) == 1
+        assert left.wait(timeout=10) == -signal.SIGKILL
+        assert elsewhere.poll() is None, "another stack's task process is not touched"
+    finally:
+        for process in (left, elsewhere):
+            process.kill()
+            process.wait()

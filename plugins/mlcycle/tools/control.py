@@ -226,6 +226,24 @@ def stop(rt: Runtime) -> None:
         print("supervisor: not running", flush=True)
     if left := _kill_leftovers(rt):
         print(f"killed {', '.join(left)}", flush=True)
+    if tasks := kill_task_processes(rt.state):
+        print(f"killed {tasks} task process(es) still running", flush=True)
+
+
+def kill_task_processes(state: Path) -> int:
+    """Kill the Airflow task processes working in ``state`` (a stack's MLCYCLE_HOME, where the supervisor
+    starts every component). Executors start each task in a session of its own, so stopping the components'
+    process groups leaves a running (or parked) task behind; it is known by its title,
+    ``airflow worker -- <task instance id>``. Returns how many were killed."""
+    import psutil
+
+    killed, folder = 0, str(Path(state).resolve())
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        if " ".join(process.info["cmdline"] or []).startswith("airflow worker --") and process.info["cwd"] == folder:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+                killed += 1
+    return killed
 
 
 def _when(stamp: float | None) -> str:

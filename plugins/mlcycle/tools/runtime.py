@@ -95,6 +95,11 @@ class Runtime:
         return self.home / "airflow"
 
     @property
+    def state(self) -> Path:
+        """The state folder (MLCYCLE_HOME): every component, and so every task process, runs in it."""
+        return self.home
+
+    @property
     def logs(self) -> Path:
         return self.home / "logs"
 
