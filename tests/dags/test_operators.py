@@ -53,7 +53,8 @@ def test_an_operator_declares_its_asset_unless_told_otherwise(cls, kind):
     assert [o.name for o in cls(task_id="t", outlets=[other], **kwargs).outlets] == [other.name]
 
 
-def test_the_event_extra_goes_only_to_a_declared_outlet():
+def _recorded_events() -> tuple[dict, dict]:
+    """``context["outlet_events"]`` as the task runner gives it, and what was emitted through it, by Asset name."""
     events: dict = {}
 
     class Events(dict):
@@ -61,7 +62,12 @@ def test_the_event_extra_goes_only_to_a_declared_outlet():
             events[key.name] = SimpleNamespace(extra=None)
             return events[key.name]
 
-    context = {"outlet_events": Events()}
+    return events, Events()
+
+
+def test_the_event_extra_goes_only_to_a_declared_outlet():
+    events, outlet_events = _recorded_events()
+    context = {"outlet_events": outlet_events}
     ops.IngestOperator(task_id="t", pipeline="flights").emit(context, {"ds": "2013-01-02"})
     assert events["raw.flights"].extra == {"ds": "2013-01-02"}
     events.clear()
@@ -146,19 +152,13 @@ def test_a_chunk_emits_one_event_with_its_days_and_a_day_keeps_its_own():
     from mlcycle.orchestration.operators.base import as_days, chunk_size, event_days
     from mlcycle.stages.ingestion import Chunk
 
-    events: dict = {}
-
-    class Events(dict):
-        def __missing__(self, key):
-            events[key.name] = SimpleNamespace(extra=None)
-            return events[key.name]
-
+    events, outlet_events = _recorded_events()
     operator = ops.IngestOperator(task_id="t", pipeline="flights")
     one = {"ds": "2013-01-02", "rows": 3}
-    assert operator.publish({"outlet_events": Events()}, Chunk(done=[one])) == one
+    assert operator.publish({"outlet_events": outlet_events}, Chunk(done=[one])) == one
     assert events["raw.flights"].extra == one
     two = [one, {"ds": "2013-01-03", "rows": 4}]
-    extra = operator.publish({"outlet_events": Events()}, Chunk(done=two))
+    extra = operator.publish({"outlet_events": outlet_events}, Chunk(done=two))
     assert extra == events["raw.flights"].extra == {"days": ["2013-01-02", "2013-01-03"], "partitions": two}
     assert event_days([one, extra, {"source": "x"}]) == {"2013-01-02", "2013-01-03"}
     assert (chunk_size([one], 7), chunk_size([one, extra], 7), chunk_size([], 7)) == (1, 2, 7)
